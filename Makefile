@@ -1,0 +1,43 @@
+# The README's quick start is `make run` and `make test`; both set up what they need first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test test-fast lint format bench-collect bench-history clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/hostpulse serve
+
+# The whole suite (all tiers but soak).
+test: setup
+	$(BIN)/pytest -m "not soak"
+
+# Seconds: unit tests only, no servers, no browser.
+test-fast: setup
+	$(BIN)/pytest -m "not integration and not e2e and not soak" -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench-collect: setup
+	$(BIN)/python benchmarks/collect.py
+
+bench-history: setup
+	$(BIN)/python benchmarks/history_budget.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

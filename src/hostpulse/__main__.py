@@ -1,0 +1,3 @@
+from hostpulse.cli import main
+
+raise SystemExit(main())
