@@ -61,6 +61,11 @@ class HostFeed:
         self._values, self._seq, self._ts = current, sample.seq, sample.ts
         return payload
 
+    @property
+    def seq(self) -> int | None:
+        """The ``seq`` of the state viewers have (None before the first sample)."""
+        return self._seq
+
     def seed(self, sample: Sample) -> None:
         """Take ``sample`` as the state viewers have, without building a payload."""
         self._values = {k: self._round(k, v) for k, v in sample.values.items()}

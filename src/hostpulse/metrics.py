@@ -130,3 +130,23 @@ def human(text: str, value: Value) -> str:
     if unit in ("/s", "°C", "rpm"):
         return f"{value:.1f} {unit}"
     return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+# --- Prometheus -------------------------------------------------------------------------
+
+_PROM_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def prometheus_series(text: str) -> tuple[str, dict[str, str]]:
+    """A key as a Prometheus metric name and labels.
+
+    ``fs./var.used`` -> (``hostpulse_fs_used``, {"mount": "/var"});
+    ``cpu.core.3`` -> (``hostpulse_cpu_core_percent``, {"core": "3"}).
+    """
+    k = parse(text)
+    if k.family == "cpu" and k.instance == "core":
+        return "hostpulse_cpu_core_percent", {"core": k.field}
+    name = _PROM_UNSAFE.sub("_", f"hostpulse_{k.family}_{k.field}")
+    if k.instance is None:
+        return name, {}
+    return name, {INSTANCE_LABELS.get(k.family, "instance"): k.instance}
