@@ -6,6 +6,7 @@ import time
 from importlib import resources
 
 import pytest
+
 from support import RawViewer, Server, http_get
 
 pytestmark = pytest.mark.integration
