@@ -36,9 +36,7 @@ def test_bad_keys_raise(bad: str) -> None:
     assert not metrics.is_valid(bad)
 
 
-@pytest.mark.parametrize(
-    ("family", "field"), [("", "x"), ("a.b", "x"), ("fs", ""), ("fs", "a.b")]
-)
+@pytest.mark.parametrize(("family", "field"), [("", "x"), ("a.b", "x"), ("fs", ""), ("fs", "a.b")])
 def test_key_rejects_bad_parts(family: str, field: str) -> None:
     with pytest.raises(ValueError):
         metrics.key(family, field, "eth0")
