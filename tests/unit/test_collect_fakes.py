@@ -313,3 +313,11 @@ def test_virtualization_hints(tmp_path: Path) -> None:
 
 def test_cpu_model_from_cpuinfo() -> None:
     assert host.cpu_model("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n") == "AMD EPYC 7B13"
+
+
+def test_swap_from_meminfo_and_fallback(tmp_path: Path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 100 kB\nSwapCached: 0 kB\nSwapTotal: 200 kB\nSwapFree: 50 kB\n")
+    assert memory.linux_swap(str(meminfo)) == (200 * 1024, 150 * 1024)
+    fallback = memory.linux_swap(str(tmp_path / "missing"))
+    assert fallback.total == psutil.swap_memory().total

@@ -6,6 +6,7 @@ import os
 import socket
 
 import psutil
+import pytest
 
 from hostpulse.collect import disks
 from hostpulse.collect.host import read_facts
@@ -42,7 +43,7 @@ def test_mem_percent_agrees_with_proc_meminfo() -> None:
     info = _meminfo()
     os_used = 100 * (info["MemTotal"] - info["MemAvailable"]) / info["MemTotal"]
     assert abs(values["mem.percent"] - os_used) < 2
-    assert values["mem.percent"] == 100 * values["mem.used"] / values["mem.total"]
+    assert values["mem.percent"] == pytest.approx(100 * values["mem.used"] / values["mem.total"])
     assert values["swap.total"] == info["SwapTotal"]
 
 

@@ -10,7 +10,7 @@ different, smaller number; we do not publish it.)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import psutil
 
@@ -44,13 +44,38 @@ def swap_values(sw: Any) -> dict[str, float]:
     }
 
 
+class Swap(NamedTuple):
+    total: int
+    used: int
+
+
+def linux_swap(meminfo: str = "/proc/meminfo") -> Any:
+    """Swap totals from /proc/meminfo, else psutil's.
+
+    psutil.swap_memory() also parses all of /proc/vmstat for swap-in/out counts we do not
+    publish: ~90 µs against ~20 µs here, about a fifth of a whole sample.
+    """
+    fields: dict[str, int] = {}
+    try:
+        with open(meminfo, encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Swap"):
+                    name, _, rest = line.partition(":")
+                    fields[name] = int(rest.split()[0]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        fields = {}
+    if "SwapTotal" not in fields or "SwapFree" not in fields:
+        return psutil.swap_memory()
+    return Swap(fields["SwapTotal"], fields["SwapTotal"] - fields["SwapFree"])
+
+
 class MemoryCollector:
     name = "memory"
 
     def __init__(
         self,
         virtual_memory: Callable[[], Any] = psutil.virtual_memory,
-        swap_memory: Callable[[], Any] = psutil.swap_memory,
+        swap_memory: Callable[[], Any] = linux_swap,
     ) -> None:
         self._virtual_memory = virtual_memory
         self._swap_memory = swap_memory
