@@ -104,7 +104,7 @@ class LiveNamespace(Namespace):
             sid,
             request.args.get("transport", "-"),
         )
-        self.emit("hello", self.broadcaster.hello(), to=sid)
+        self.emit("hello", self.broadcaster.hello(), room=sid)
         join_room(VIEWERS)
         self.broadcaster.viewers.add(sid)
 
@@ -137,11 +137,11 @@ class LiveNamespace(Namespace):
     def on_resync(self, data: Any = None) -> None:
         payload = self.broadcaster.feed.full()
         if payload is not None:
-            self.emit("sample", payload, to=request.sid)
+            self.emit("sample", payload, room=request.sid)
 
     def on_ping(self, data: Any = None) -> dict[str, float]:
         return {"ts": time.time()}
 
     def _error(self, event: str, message: str) -> None:
         log.info("bad %r event from %s: %s", event, request.sid, message)
-        self.emit("error", {"event": event, "message": message}, to=request.sid)
+        self.emit("error", {"event": event, "message": message}, room=request.sid)
