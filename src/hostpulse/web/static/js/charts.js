@@ -14,6 +14,11 @@ function cssVar(name, fallback) {
   return v || fallback;
 }
 
+function lastOf(arr) {
+  for (let i = (arr ? arr.length : 0) - 1; i >= 0; i--) if (arr[i] !== null && arr[i] !== undefined) return arr[i];
+  return null;
+}
+
 function timeLabel(epoch) {
   const d = new Date(epoch * 1000);
   return d.toTimeString().slice(0, 8);
@@ -88,7 +93,8 @@ export class RollingChart {
             fill: s.fill ? color + "22" : undefined,
             points: { show: false },
             spanGaps: false,
-            value: (u, v) => fmt(v),
+            // hovering: the value under the cursor; otherwise the latest point
+            value: (u, v, si, idx) => (idx === null || idx === undefined ? fmt(lastOf(u.data[si])) : fmt(v)),
           };
         }),
       ],
