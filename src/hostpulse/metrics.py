@@ -30,7 +30,7 @@ INSTANCE_LABELS: dict[str, str] = {
 }
 
 TOTAL = "total"
-_SAFE = re.compile(r"[^A-Za-z0-9_/\-:@+]")
+_SAFE = re.compile(r"[^A-Za-z0-9_/\-:@+.]")
 
 
 class Key(NamedTuple):
@@ -54,8 +54,9 @@ def instance_name(raw: str) -> str:
     Dots are kept (``/mnt/a.b``, ``eth0.100``): parsing takes the family from the first dot
     and the field from the last, so they are unambiguous.
     """
-    cleaned = _SAFE.sub("_", raw.strip().replace(".", "\0")).replace("\0", ".")
-    return cleaned or "_"
+    # Dots are in the safe set: an earlier placeholder trick swapped them for NUL first,
+    # which the pattern then replaced with "_" too, so "/mnt/a.b" became "/mnt/a_b".
+    return _SAFE.sub("_", raw.strip()) or "_"
 
 
 def parse(text: str) -> Key:
@@ -63,9 +64,12 @@ def parse(text: str) -> Key:
     first, _, rest = text.partition(".")
     if not first or not rest:
         raise ValueError(f"not a metric key: {text!r} (expected family.field)")
-    instance, _, field = rest.rpartition(".")
+    instance, dot, field = rest.rpartition(".")
     if not field:
         raise ValueError(f"not a metric key: {text!r} (empty field)")
+    if dot and not instance:
+        # "a..b" would otherwise parse like "a.b": two spellings of one key.
+        raise ValueError(f"not a metric key: {text!r} (empty instance)")
     return Key(first, instance or None, field)
 
 
@@ -130,3 +134,23 @@ def human(text: str, value: Value) -> str:
     if unit in ("/s", "°C", "rpm"):
         return f"{value:.1f} {unit}"
     return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+# --- Prometheus -------------------------------------------------------------------------
+
+_PROM_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def prometheus_series(text: str) -> tuple[str, dict[str, str]]:
+    """A key as a Prometheus metric name and labels.
+
+    ``fs./var.used`` -> (``hostpulse_fs_used``, {"mount": "/var"});
+    ``cpu.core.3`` -> (``hostpulse_cpu_core_percent``, {"core": "3"}).
+    """
+    k = parse(text)
+    if k.family == "cpu" and k.instance == "core":
+        return "hostpulse_cpu_core_percent", {"core": k.field}
+    name = _PROM_UNSAFE.sub("_", f"hostpulse_{k.family}_{k.field}")
+    if k.instance is None:
+        return name, {}
+    return name, {INSTANCE_LABELS.get(k.family, "instance"): k.instance}

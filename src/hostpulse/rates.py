@@ -17,12 +17,12 @@ def rate(previous: float | None, current: float, elapsed: float) -> float | None
     delta = current - previous
     if delta < 0 or not math.isfinite(delta):
         return None
-    return delta / elapsed
+    per_second = delta / elapsed
+    # A tiny elapsed can overflow the quotient to inf: no spike, unknown instead.
+    return per_second if math.isfinite(per_second) else None
 
 
-def share(
-    previous: tuple[float, float] | None, current: tuple[float, float]
-) -> float | None:
+def share(previous: tuple[float, float] | None, current: tuple[float, float]) -> float | None:
     """Percentage that the growth of ``part`` is of the growth of ``whole`` (clamped 0..100)."""
     if previous is None:
         return None
@@ -30,4 +30,5 @@ def share(
     whole = current[1] - previous[1]
     if part < 0 or whole <= 0 or not math.isfinite(part) or not math.isfinite(whole):
         return None
-    return min(100.0, 100.0 * part / whole)
+    # Divide first: 100 * part can overflow, and rounds part == whole to 99.999…
+    return min(100.0, 100.0 * (part / whole))

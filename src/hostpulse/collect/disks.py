@@ -1,0 +1,175 @@
+"""Filesystem usage and disk I/O counters.
+
+Which filesystems: what ``psutil.disk_partitions(all=False)`` returns, i.e. filesystems whose
+type needs a block device (per /proc/filesystems on Linux). That leaves out tmpfs, devtmpfs,
+overlay, proc, cgroup and network filesystems (a hung NFS server cannot stall the tick);
+tmpfs lives in RAM and already shows in memory. We also skip read-only image types
+(squashfs: snaps, live media) which are always 100 % full. A device mounted more than once
+(bind mounts) is reported once, at its shortest mount point.
+
+Which disks: whole disks backed by a device, i.e. names in /sys/block with a ``device``
+entry. That skips partitions (sda1: already inside sda), loop, ram, zram, and device-mapper
+and md devices (their I/O is already counted on the member disks). Where /sys/block does not
+exist (not Linux) every disk psutil reports is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psutil
+
+from hostpulse.collect import Reading
+from hostpulse.metrics import TOTAL, instance_name, key
+
+SKIP_FSTYPES = frozenset({"squashfs"})
+#: Re-list partitions at least this often even when the mount table text looks unchanged
+#: (or cannot be read, off Linux).
+REDISCOVER_EVERY = 60
+
+
+def real_filesystems(partitions: Iterable[Any]) -> list[Any]:
+    """Partitions worth showing: skip image filesystems, keep one mount per device."""
+    by_device: dict[str, Any] = {}
+    for part in partitions:
+        if part.fstype in SKIP_FSTYPES:
+            continue
+        kept = by_device.get(part.device)
+        if kept is None or _shorter(part.mountpoint, kept.mountpoint):
+            by_device[part.device] = part
+    return sorted(by_device.values(), key=lambda p: p.mountpoint)
+
+
+def _shorter(a: str, b: str) -> bool:
+    return (len(a), a) < (len(b), b)
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+class FilesystemCollector:
+    name = "filesystems"
+
+    def __init__(
+        self,
+        partitions: Callable[..., list[Any]] = psutil.disk_partitions,
+        usage: Callable[[str], Any] = psutil.disk_usage,
+        mounts_path: str = "/proc/self/mounts",
+    ) -> None:
+        self._partitions = partitions
+        self._usage = usage
+        self._mounts_path = mounts_path
+        self._mounts_text: str | None = None
+        self._reads_since_discovery = 0
+        self._filesystems: list[Any] = []
+
+    def _discover_if_changed(self) -> None:
+        # /proc files have no useful mtime; comparing the raw text costs a few µs, while
+        # disk_partitions() also reads /proc/filesystems and builds tuples for every line.
+        text = _read_text(self._mounts_path)
+        self._reads_since_discovery += 1
+        if (
+            text is not None
+            and text == self._mounts_text
+            and self._reads_since_discovery < REDISCOVER_EVERY
+        ):
+            return
+        self._filesystems = real_filesystems(self._partitions(all=False))
+        self._mounts_text = text
+        self._reads_since_discovery = 0
+
+    def read(self) -> Reading:
+        self._discover_if_changed()
+        values: dict[str, float] = {}
+        table: dict[str, dict[str, str]] = {}
+        for part in self._filesystems:
+            try:
+                use = self._usage(part.mountpoint)
+            except OSError:  # unmounted since discovery, or not ours to stat
+                self._mounts_text = None
+                continue
+            mount = instance_name(part.mountpoint)
+            for field in ("total", "used", "free", "percent"):
+                values[key("fs", field, mount)] = getattr(use, field)
+            table[mount] = {
+                "mount": part.mountpoint,
+                "device": part.device,
+                "fstype": part.fstype,
+            }
+        return Reading(values=values, tables={"filesystems": table})
+
+
+#: Our field name -> psutil's sdiskio attribute (cumulative bytes and operation counts).
+IO_FIELDS: dict[str, str] = {
+    "read_bps": "read_bytes",
+    "write_bps": "write_bytes",
+    "read_ops": "read_count",
+    "write_ops": "write_count",
+}
+
+
+def physical_disks(names: Iterable[str], sys_block: str) -> set[str]:
+    """The names that are whole, device-backed disks (see the module docstring)."""
+    if not os.path.isdir(sys_block):
+        return set(names)
+    return {n for n in names if os.path.exists(os.path.join(sys_block, n, "device"))}
+
+
+class DiskIOCollector:
+    name = "diskio"
+
+    def __init__(
+        self,
+        io_counters: Callable[..., Any] = psutil.disk_io_counters,
+        sys_block: str = "/sys/block",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._io_counters = io_counters
+        self._sys_block = sys_block
+        self._clock = clock
+        self._seen: frozenset[str] = frozenset()
+        self._disks: set[str] = set()
+
+    def _per_disk(self) -> dict[str, Any]:
+        try:
+            per_disk = self._io_counters(perdisk=True, nowrap=False)
+        except (OSError, RuntimeError):  # no /proc/diskstats, or no disks at all
+            return {}
+        return per_disk or {}  # None where the OS reports no disks
+
+    def read(self) -> Reading:
+        per_disk = self._per_disk()
+        now_ms = self._clock() * 1000.0  # read right after the counters: same moment
+        names = frozenset(per_disk)
+        if names != self._seen:  # a disk came or went: classify the names again
+            self._disks = physical_disks(names, self._sys_block)
+            self._seen = names
+        counters: dict[str, float] = {}
+        shares: dict[str, tuple[float, float]] = {}
+        totals = dict.fromkeys(IO_FIELDS, 0)
+        busy_sum, busy_disks = 0.0, 0
+        for disk in sorted(self._disks):
+            io = per_disk[disk]
+            for field, attr in IO_FIELDS.items():
+                value = getattr(io, attr)
+                counters[key("disk", field, disk)] = value
+                totals[field] += value
+            busy = getattr(io, "busy_time", None)  # Linux and FreeBSD only
+            if busy is not None:
+                shares[key("disk", "busy", disk)] = (busy, now_ms)
+                busy_sum, busy_disks = busy_sum + busy, busy_disks + 1
+        if self._disks:
+            for field, value in totals.items():
+                counters[key("disk", field, TOTAL)] = value
+        if busy_disks:
+            # Mean busy share over the disks: whole is one wall clock per disk.
+            shares[key("disk", "busy", TOTAL)] = (busy_sum, busy_disks * now_ms)
+        return Reading(counters=counters, shares=shares)

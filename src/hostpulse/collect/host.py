@@ -1,0 +1,161 @@
+"""Facts about the host that rarely change: names, addresses, OS, hardware, boot time.
+
+Read once per viewer connection (and when the sampler checks for changes), not per tick.
+Nothing here connects anywhere or runs a program; the one name lookup is bounded in time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import platform
+import shlex
+import socket
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import psutil
+
+import hostpulse
+
+FQDN_TIMEOUT = 0.5  # seconds: a slow resolver must not hold up a viewer's first frame
+_FAMILIES = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
+#: DMI product names of common hypervisors, lower-cased substring -> hint.
+_DMI_HINTS = {
+    "kvm": "kvm",
+    "qemu": "qemu",
+    "virtualbox": "virtualbox",
+    "vmware": "vmware",
+    "virtual machine": "hyperv",
+    "hvm domu": "xen",
+    "google compute engine": "gce",
+    "amazon ec2": "amazon",
+}
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """KEY=value lines of os-release(5); values may be quoted and shell-escaped."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, raw = line.strip().partition("=")
+        if not sep or not name or name.startswith("#"):
+            continue
+        try:
+            parts = shlex.split(raw)
+        except ValueError:  # unbalanced quote: take the text as it is
+            parts = [raw.strip("\"'")]
+        fields[name] = " ".join(parts)
+    return fields
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def os_facts(paths: tuple[str, ...] = ("/etc/os-release", "/usr/lib/os-release")) -> dict:
+    for path in paths:
+        text = _read_text(path)
+        if text is not None:
+            rel = parse_os_release(text)
+            name = rel.get("NAME") or platform.system()
+            version = rel.get("VERSION_ID") or rel.get("VERSION") or None
+            pretty = rel.get("PRETTY_NAME") or " ".join(filter(None, [name, version]))
+            return {"os_name": name, "os_version": version, "os_pretty": pretty}
+    name, version = platform.system(), platform.release()
+    return {"os_name": name, "os_version": version, "os_pretty": f"{name} {version}"}
+
+
+def fqdn(hostname: str, timeout: float = FQDN_TIMEOUT) -> str:
+    """The fully qualified name, or ``hostname`` when DNS is slow or says something odd."""
+    if "." in hostname:
+        return hostname
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(socket.getfqdn(hostname)))
+    worker.daemon = True  # a hung resolver thread must not keep the process alive
+    worker.start()
+    worker.join(timeout)
+    name = result[0] if result else ""
+    # getfqdn returns some alias of the first address (often "localhost") when unsure.
+    return name if name.startswith(hostname + ".") else hostname
+
+
+def addresses(if_addrs: dict[str, list[Any]] | None = None) -> list[dict[str, str]]:
+    """Every non-loopback IPv4/IPv6 address, by interface; no scope suffix on link-local."""
+    if if_addrs is None:
+        if_addrs = psutil.net_if_addrs()
+    found = []
+    for interface, addrs in sorted(if_addrs.items()):
+        for addr in addrs:
+            family = _FAMILIES.get(addr.family)
+            if family is None:  # MAC (AF_PACKET / AF_LINK) rows
+                continue
+            text = addr.address.split("%", 1)[0]  # fe80::1%eth0: the interface is known
+            try:
+                if ipaddress.ip_address(text).is_loopback:
+                    continue
+            except ValueError:
+                continue
+            found.append({"interface": interface, "family": family, "address": text})
+    return found
+
+
+def cpu_model(cpuinfo: str | None) -> str | None:
+    for line in (cpuinfo or "").splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip() in ("model name", "Hardware", "cpu model") and value.strip():
+            return value.strip()
+    return platform.processor() or None
+
+
+def virtualization(cpuinfo: str | None, root: str = "/") -> str | None:
+    """A cheap hint of the container or hypervisor we run in, or None when unknown."""
+    if os.path.exists(os.path.join(root, ".dockerenv")):
+        return "docker"
+    if os.path.exists(os.path.join(root, "run/.containerenv")):
+        return "podman"
+    cgroup = _read_text(os.path.join(root, "proc/1/cgroup")) or ""
+    for marker in ("kubepods", "docker", "lxc", "containerd"):
+        if marker in cgroup:
+            return marker
+    product = (_read_text(os.path.join(root, "sys/class/dmi/id/product_name")) or "").lower()
+    for marker, hint in _DMI_HINTS.items():
+        if marker in product:
+            return hint
+    flags = next((ln for ln in (cpuinfo or "").splitlines() if ln.startswith("flags")), "")
+    return "vm" if " hypervisor" in flags else None
+
+
+def read_facts() -> dict[str, Any]:
+    """All host facts as a JSON-able dict."""
+    hostname = socket.gethostname()
+    cpuinfo = _read_text("/proc/cpuinfo")
+    boot = psutil.boot_time()
+    return {
+        "hostname": hostname,
+        "fqdn": fqdn(hostname),
+        "addresses": addresses(),
+        **os_facts(),
+        "kernel": platform.release(),
+        "arch": platform.machine(),
+        "cpu_model": cpu_model(cpuinfo),
+        "cores_physical": psutil.cpu_count(logical=False),
+        "cores_logical": psutil.cpu_count(logical=True),
+        "mem_total": psutil.virtual_memory().total,
+        "boot_time": datetime.fromtimestamp(boot, UTC).isoformat().replace("+00:00", "Z"),
+        "boot_time_epoch": boot,
+        "python_version": platform.python_version(),
+        "hostpulse_version": hostpulse.__version__,
+        "virtualization": virtualization(cpuinfo),
+    }
+
+
+if __name__ == "__main__":  # python -m hostpulse.collect.host: print this machine's facts
+    import json
+
+    json.dump(read_facts(), sys.stdout, indent=2)

@@ -1,0 +1,225 @@
+"""One typed Settings object: defaults < config file (TOML) < environment HOSTPULSE_* < flags.
+
+Every setting is declared once in ``SPECS`` with its parser and a one-line help; an invalid
+value raises :class:`ConfigError` naming the setting and where the value came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "HOSTPULSE_"
+CMDLINE_MODES = ("name", "truncated", "full")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the setting and its source."""
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "hostpulse"
+
+
+@dataclass(frozen=True)
+class Settings:
+    bind: str = "127.0.0.1"
+    port: int = 8080
+    interval: float = 1.0
+    data_dir: Path = field(default_factory=default_data_dir)
+    #: Defaults to ``<data_dir>/log``.
+    log_dir: Path | None = None
+    #: A dictConfig YAML file; defaults to the one shipped in the package.
+    logging_config: Path | None = None
+    log_level: str = "INFO"
+    #: Every this many ticks the ``sample`` event is a full sample for everyone.
+    full_every: int = 60
+    process_cmdline: str = "truncated"
+    #: Addresses of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    #: The id this host is shown under; defaults to the hostname.
+    host_id: str | None = None
+    #: Keep history in memory only (no SQLite file).
+    memory_only: bool = False
+
+    @property
+    def resolved_log_dir(self) -> Path:
+        return self.log_dir or self.data_dir / "log"
+
+    @property
+    def history_path(self) -> Path | None:
+        return None if self.memory_only else self.data_dir / "history.sqlite"
+
+
+# --- parsers: text or TOML value -> typed value, raising ValueError with a reason ----------
+
+
+def _int_in(low: int, high: int) -> Callable[[Any], int]:
+    def parse(raw: Any) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int | str):
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"must be a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float) -> Callable[[Any], float]:
+    def parse(raw: Any) -> float:
+        if isinstance(raw, bool):
+            raise ValueError(f"must be a number from {low} to {high}")
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high} seconds")
+        return value
+
+    return parse
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        value = str(raw).strip()
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _path(raw: Any) -> Path:
+    if not isinstance(raw, str | os.PathLike) or not str(raw).strip():
+        raise ValueError("must be a non-empty path")
+    return Path(raw).expanduser()
+
+
+def _address(raw: Any) -> str:
+    value = str(raw).strip()
+    if value in ("localhost", "0.0.0.0", "::"):
+        return value
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("must be an IP address (127.0.0.1, ::1, 0.0.0.0 …)") from None
+
+
+def _addresses(raw: Any) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise ValueError("must be a list of IP addresses or networks")
+    result = []
+    for item in items:
+        text = str(item).strip()
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an IP address or network") from None
+        result.append(text)
+    return tuple(result)
+
+
+def _bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _host_id(raw: Any) -> str:
+    value = str(raw).strip()
+    if not value or len(value) > 128 or any(c in value for c in "/ \t\n"):
+        raise ValueError("must be 1 to 128 characters without '/' or white space")
+    return value
+
+
+SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "bind": (_address, "address to listen on (default 127.0.0.1: loopback only)"),
+    "port": (_int_in(1, 65535), "TCP port (default 8080)"),
+    "interval": (_float_in(0.25, 60), "seconds between samples, 0.25 to 60 (default 1)"),
+    "data_dir": (_path, "history database and secret key (default ~/.local/share/hostpulse)"),
+    "log_dir": (_path, "rotating log files (default <data_dir>/log)"),
+    "logging_config": (_path, "a logging dictConfig YAML file replacing the shipped one"),
+    "log_level": (_choice("DEBUG", "INFO", "WARNING", "ERROR"), "console log level"),
+    "full_every": (_int_in(1, 3600), "a full sample every N ticks (default 60)"),
+    "process_cmdline": (_choice(*CMDLINE_MODES), "process commands: name, truncated, full"),
+    "trusted_proxies": (_addresses, "proxies whose X-Forwarded-For is believed"),
+    "host_id": (_host_id, "the name this host is shown under (default: hostname)"),
+    "memory_only": (_bool, "keep history in memory only, no SQLite file"),
+}
+
+
+def _apply(values: dict[str, Any], raw: Mapping[str, Any], source: str) -> None:
+    for name, value in raw.items():
+        if name not in SPECS:
+            known = ", ".join(sorted(SPECS))
+            raise ConfigError(f"unknown setting {name!r} in {source} (known: {known})")
+        parse, _ = SPECS[name]
+        try:
+            values[name] = parse(value)
+        except ValueError as exc:
+            raise ConfigError(f"setting {name!r} from {source}: {exc} (got {value!r})") from None
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
+    # Settings may sit at the top level or under a [hostpulse] table.
+    return data.get("hostpulse", data) if isinstance(data.get("hostpulse"), dict) else data
+
+
+def from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    found = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "CONFIG":
+            found[name[len(ENV_PREFIX) :].lower()] = value
+    return found
+
+
+def load(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings from every source, later sources winning."""
+    environ = os.environ if environ is None else environ
+    if config_file is None and environ.get(ENV_PREFIX + "CONFIG"):
+        config_file = Path(environ[ENV_PREFIX + "CONFIG"])
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        _apply(values, read_file(config_file), f"config file {config_file}")
+    for name, value in from_env(environ).items():
+        _apply(values, {name: value}, f"environment {ENV_PREFIX}{name.upper()}")
+    _apply(values, {k: v for k, v in (flags or {}).items() if v is not None}, "command line")
+    return Settings(**values)
+
+
+def explain(settings: Settings) -> str:
+    """A readable listing of every setting with its value and help."""
+    rows = []
+    for f in dataclasses.fields(settings):
+        _, help_text = SPECS[f.name]
+        rows.append(f"{f.name:16} = {getattr(settings, f.name)!s:40}  # {help_text}")
+    return "\n".join(rows)

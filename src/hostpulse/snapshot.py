@@ -1,0 +1,76 @@
+"""``hostpulse snapshot``: one sample taken over one interval, as a table or as JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, TextIO
+
+from hostpulse import metrics
+from hostpulse.collect import host as host_facts
+from hostpulse.collect import registry
+from hostpulse.sample import Sample
+from hostpulse.sampler import Sampler
+
+
+def take(interval: float, processes: bool = False) -> tuple[dict[str, Any], Sample]:
+    """Prime the counters, wait one interval, read again: the second sample has rates."""
+    sampler = Sampler(
+        registry.default_collectors(),
+        interval=interval,
+        read_facts=host_facts.read_facts,
+        on_demand=[registry.process_collector()],
+    )
+    if processes:
+        sampler.want("processes", "snapshot")
+    sampler.tick()
+    time.sleep(interval)
+    sample = sampler.tick()
+    return sampler.facts, sample
+
+
+def run(interval: float, *, as_json: bool, processes: bool, out: TextIO) -> None:
+    facts, sample = take(interval, processes)
+    if as_json:
+        document = {
+            "facts": facts,
+            "sample": {"seq": sample.seq, "ts": sample.ts, "values": sample.values},
+        }
+        if "processes" in sample.tables:
+            document["processes"] = sample.tables["processes"]
+        json.dump(document, out, indent=2, default=str)
+        out.write("\n")
+        return
+    out.write(format_table(facts, sample))
+
+
+def format_table(facts: dict[str, Any], sample: Sample) -> str:
+    lines = [
+        f"{facts.get('hostname', '?')} — {facts.get('os_pretty', '?')}, "
+        f"kernel {facts.get('kernel', '?')}, {facts.get('cores_logical', '?')} cores",
+        time.strftime("sampled %Y-%m-%d %H:%M:%S %Z", time.localtime(sample.ts)),
+        "",
+    ]
+    width = max((len(k) for k in sample.values), default=10)
+    lines += [
+        f"{key:<{width}}  {metrics.human(key, sample.values[key]):>14}"
+        for key in sorted(sample.values, key=_order)
+    ]
+    table = sample.tables.get("processes")
+    if table:
+        lines += ["", f"top processes by CPU ({table['count']} running):"]
+        lines += [f"{'PID':>7} {'CPU%':>6} {'RSS':>10}  NAME"]
+        for row in table["by_cpu"][:10]:
+            cpu = "–" if row["cpu"] is None else f"{row['cpu']:.1f}"
+            lines.append(
+                f"{row['pid']:>7} {cpu:>6} {metrics.human_bytes(row['rss']):>10}  {row['name']}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+_FAMILY_ORDER = {f: i for i, f in enumerate(["cpu", "load", "mem", "swap", "fs", "disk", "net"])}
+
+
+def _order(key: str) -> tuple[int, str]:
+    family = metrics.parse(key).family
+    return (_FAMILY_ORDER.get(family, len(_FAMILY_ORDER)), key)

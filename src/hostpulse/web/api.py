@@ -1,0 +1,117 @@
+"""REST API v1 (docs/API.md): hosts, facts, latest sample, history. Errors are JSON."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from hostpulse import metrics
+
+MAX_KEYS = 64
+MAX_POINTS = 2000
+MAX_STEP = 86400.0
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class BadRequest(ValueError):
+    """A parameter that cannot be used; the message says which and why."""
+
+
+def runtime():
+    return current_app.extensions["hostpulse"]
+
+
+def _host(host_id: str):
+    host = runtime().hosts.get(host_id)
+    if host is None:
+        abort(404, description=f"unknown host {host_id!r}")
+    return host
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest):
+    return jsonify(error=str(exc)), 400
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return jsonify(error=exc.description or exc.name), exc.code
+
+
+@bp.get("/hosts")
+def hosts():
+    return jsonify(hosts=[_summary(host) for host in runtime().hosts.values()])
+
+
+def _summary(host) -> dict[str, Any]:
+    latest = host.sampler.latest
+    return {
+        "id": host.id,
+        "hostname": host.sampler.facts.get("hostname"),
+        "status": runtime().status_of(host),
+        "last_seen": None if latest is None else latest.ts,
+        "interval": host.sampler.interval,
+    }
+
+
+@bp.get("/hosts/<host_id>")
+def host_facts(host_id: str):
+    host = _host(host_id)
+    return jsonify(id=host.id, status=runtime().status_of(host), facts=host.sampler.facts)
+
+
+@bp.get("/hosts/<host_id>/sample")
+def latest_sample(host_id: str):
+    latest = _host(host_id).sampler.latest
+    if latest is None:
+        abort(503, description="no sample yet")
+    return jsonify(host=host_id, seq=latest.seq, ts=latest.ts, values=latest.values)
+
+
+@bp.get("/hosts/<host_id>/history")
+def history(host_id: str):
+    host = _host(host_id)
+    keys = parse_keys(request.args.get("keys"))
+    since = parse_number("since", request.args.get("since"), default=-3600.0)
+    until = parse_number("until", request.args.get("until"), default=None)
+    step = parse_number("step", request.args.get("step"), default=None)
+    if step is not None and not 0 < step <= MAX_STEP:
+        raise BadRequest(f"step must be more than 0 and at most {MAX_STEP:g} seconds")
+    if until is not None and _absolute(until) <= _absolute(since):
+        raise BadRequest("until must be later than since")
+    result = host.history.query(keys, since=since, until=until, step=step, max_points=MAX_POINTS)
+    return jsonify(host=host_id, **result)
+
+
+def parse_keys(raw: str | None) -> list[str]:
+    if not raw:
+        raise BadRequest("keys is required: a comma-separated list such as cpu.total,mem.percent")
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    if len(keys) > MAX_KEYS:
+        raise BadRequest(f"at most {MAX_KEYS} keys per request, got {len(keys)}")
+    bad = [k for k in keys if not metrics.is_valid(k)]
+    if bad:
+        raise BadRequest(f"not a metric key: {bad[0][:80]!r} (expected family.field)")
+    return keys
+
+
+def parse_number(name: str, raw: str | None, default: float | None) -> float | None:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number, got {raw[:40]!r}") from None
+    if not math.isfinite(value):
+        raise BadRequest(f"{name} must be a finite number")
+    return value
+
+
+def _absolute(t: float) -> float:
+    """Negative times are relative to now; compare them on one scale."""
+    return time.time() + t if t <= 0 else t

@@ -1,0 +1,29 @@
+"""Who is asking: the client address, believing X-Forwarded-For only from trusted proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+
+class ClientAddress:
+    def __init__(self, trusted: Iterable[str]) -> None:
+        self._trusted = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self._trusted)
+
+    def __call__(self, environ: Mapping[str, str]) -> str:
+        """The nearest address in the chain that is not one of our trusted proxies."""
+        remote = environ.get("REMOTE_ADDR") or "-"
+        if not self._is_trusted(remote):
+            return remote
+        forwarded = [a.strip() for a in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        for address in reversed([a for a in forwarded if a]):
+            if not self._is_trusted(address):
+                return address
+        return remote

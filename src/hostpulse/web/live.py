@@ -1,0 +1,147 @@
+"""Socket.IO namespace ``/live``: hello on connect, one encoded ``sample`` per tick for all.
+
+See docs/PROTOCOL.md. The broadcaster is a sampler subscriber: with no viewer connected it
+returns at once, so nothing is built, encoded or sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import request
+from flask_socketio import Namespace, SocketIO, join_room, leave_room
+
+from hostpulse.hub import HostFeed
+from hostpulse.local import LocalHost
+from hostpulse.sample import Sample
+from hostpulse.web.clientaddr import ClientAddress
+
+PROTOCOL_VERSION = 1
+NAMESPACE = "/live"
+VIEWERS = "viewers"
+PANELS = {"processes"}
+HELLO_HISTORY_SECONDS = 300
+#: The series a page charts on first paint; everything else comes from the REST history.
+OVERVIEW_KEYS = (
+    "cpu.total",
+    "mem.percent",
+    "swap.percent",
+    "load.1",
+    "disk.total.read_bps",
+    "disk.total.write_bps",
+    "net.total.rx_bps",
+    "net.total.tx_bps",
+)
+
+log = logging.getLogger("hostpulse.live")
+access_log = logging.getLogger("hostpulse.access")
+
+
+class Broadcaster:
+    """Turns each tick into one ``sample`` event for every viewer (and ``processes``)."""
+
+    def __init__(self, socketio: SocketIO, host: LocalHost, full_every: int) -> None:
+        self.socketio = socketio
+        self.host = host
+        self.feed = HostFeed(host.id, full_every)
+        self.viewers: set[str] = set()
+        self._hello_history: tuple[int, dict] | None = None
+
+    def on_sample(self, sample: Sample) -> None:
+        if not self.viewers:
+            return
+        payload = self.feed.update(sample)
+        self.socketio.emit("sample", payload, namespace=NAMESPACE, to=VIEWERS)
+        table = sample.tables.get("processes")
+        if table is not None:
+            event = {"host": self.host.id, "seq": sample.seq, "ts": sample.ts, **table}
+            self.socketio.emit("processes", event, namespace=NAMESPACE, to="processes")
+
+    def on_facts(self, facts: dict[str, Any]) -> None:
+        if self.viewers:
+            event = {"host": self.host.id, "facts": facts}
+            self.socketio.emit("host", event, namespace=NAMESPACE, to=VIEWERS)
+
+    def hello(self) -> dict[str, Any]:
+        latest = self.host.sampler.latest
+        if latest is not None and self.feed.seq != latest.seq:
+            # No viewer saw the last ticks: start the feed from the sample this hello carries.
+            self.feed.seed(latest)
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "host": self.host.id,
+            "interval": self.host.sampler.interval,
+            "full_every": self.feed.full_every,
+            "facts": self.host.sampler.facts,
+            "sample": self.feed.snapshot(),
+            "history": self._recent_history(latest),
+        }
+
+    def _recent_history(self, latest: Sample | None) -> dict[str, Any]:
+        # A reconnect storm asks for the same five minutes many times: build it once a tick.
+        seq = -1 if latest is None else latest.seq
+        if self._hello_history is None or self._hello_history[0] != seq:
+            raw = self.host.history.recent(list(OVERVIEW_KEYS), HELLO_HISTORY_SECONDS)
+            series = {k: s["avg"] for k, s in raw["series"].items()}
+            self._hello_history = (seq, {"step": raw["step"], "ts": raw["ts"], "series": series})
+        return self._hello_history[1]
+
+
+class LiveNamespace(Namespace):
+    def __init__(self, broadcaster: Broadcaster, client_address: ClientAddress) -> None:
+        super().__init__(NAMESPACE)
+        self.broadcaster = broadcaster
+        self.client_address = client_address
+
+    def on_connect(self, auth: Any = None) -> None:
+        sid = request.sid
+        access_log.info(
+            '%s - "WEBSOCKET CONNECT %s" sid=%s transport=%s',
+            self.client_address(request.environ),
+            NAMESPACE,
+            sid,
+            request.args.get("transport", "-"),
+        )
+        self.emit("hello", self.broadcaster.hello(), to=sid)
+        join_room(VIEWERS)
+        self.broadcaster.viewers.add(sid)
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        sid = request.sid
+        self.broadcaster.viewers.discard(sid)
+        self.broadcaster.host.sampler.want("processes", sid, False)
+        access_log.info(
+            '%s - "WEBSOCKET DISCONNECT %s" sid=%s reason=%s',
+            self.client_address(request.environ),
+            NAMESPACE,
+            sid,
+            reason,
+        )
+
+    def on_watch(self, data: Any = None) -> None:
+        panels = data.get("panels") if isinstance(data, dict) else None
+        if not isinstance(panels, list) or not all(isinstance(p, str) for p in panels):
+            self._error("watch", "panels must be a list of strings")
+            return
+        unknown = set(panels) - PANELS
+        if unknown:
+            self._error("watch", f"unknown panels: {', '.join(sorted(unknown))}")
+            return
+        sid = request.sid
+        watching = "processes" in panels
+        self.broadcaster.host.sampler.want("processes", sid, watching)
+        (join_room if watching else leave_room)("processes")
+
+    def on_resync(self, data: Any = None) -> None:
+        payload = self.broadcaster.feed.full()
+        if payload is not None:
+            self.emit("sample", payload, to=request.sid)
+
+    def on_ping(self, data: Any = None) -> dict[str, float]:
+        return {"ts": time.time()}
+
+    def _error(self, event: str, message: str) -> None:
+        log.info("bad %r event from %s: %s", event, request.sid, message)
+        self.emit("error", {"event": event, "message": message}, to=request.sid)

@@ -1,0 +1,60 @@
+"""``/metrics`` in Prometheus text format, built from the latest sample: no extra collection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from hostpulse import metrics
+
+
+class SampleCollector:
+    """A prometheus_client collector reading the hosts' latest samples at scrape time."""
+
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, GaugeMetricFamily] = {}
+        for host in self.runtime.hosts.values():
+            latest = host.sampler.latest
+            if latest is None:
+                continue
+            for key, value in latest.values.items():
+                if value is None:
+                    continue
+                name, labels = metrics.prometheus_series(key)
+                labels = {"host": host.id, **labels}
+                family = families.get(name)
+                if family is None:
+                    family = families[name] = GaugeMetricFamily(
+                        name,
+                        f"hostpulse {key} ({metrics.unit_of(key) or 'value'})",
+                        labels=list(labels),
+                    )
+                family.add_metric(list(labels.values()), value)
+        yield from families.values()
+        yield from self._sampler_metrics()
+
+    def _sampler_metrics(self) -> Iterator[Metric]:
+        ticks = CounterMetricFamily("hostpulse_sampler_ticks", "ticks taken", labels=["host"])
+        skipped = CounterMetricFamily(
+            "hostpulse_sampler_skipped_ticks", "ticks skipped because one ran late", labels=["host"]
+        )
+        errors = CounterMetricFamily(
+            "hostpulse_collector_errors", "collector failures", labels=["host", "collector"]
+        )
+        duration = GaugeMetricFamily(
+            "hostpulse_sampler_tick_seconds", "duration of the last tick", labels=["host"]
+        )
+        for host in self.runtime.hosts.values():
+            stats = host.sampler.stats
+            ticks.add_metric([host.id], stats.ticks)
+            skipped.add_metric([host.id], stats.skipped)
+            duration.add_metric([host.id], stats.last_duration)
+            for name, count in stats.errors.items():
+                errors.add_metric([host.id, name], count)
+        viewers = GaugeMetricFamily("hostpulse_viewers", "connected /live viewers")
+        viewers.add_metric([], len(self.runtime.broadcaster.viewers))
+        yield from (ticks, skipped, errors, duration, viewers)
