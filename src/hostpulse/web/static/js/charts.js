@@ -70,8 +70,10 @@ export class RollingChart {
           stroke: text,
           grid: { stroke: grid, width: 1 },
           ticks: { stroke: grid, width: 1 },
-          values: (u, splits) => splits.map(timeLabel),
-          space: 70,
+          // whole minutes read "10:25", anything finer "10:25:30"
+          values: (u, splits) => splits.map((t) => (t % 60 === 0 ? timeLabel(t).slice(0, 5) : timeLabel(t))),
+          space: 48,
+          size: 28,
         },
         {
           stroke: text,

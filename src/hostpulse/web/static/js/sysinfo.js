@@ -12,7 +12,7 @@ export function createSysinfo(live) {
     const f = facts || {};
     const text = (id, v) => setText(el(id), v === undefined || v === null || v === "" ? DASH : String(v));
     text("hostname", f.hostname);
-    text("fqdn", f.fqdn && f.fqdn !== f.hostname ? f.fqdn : null);
+    text("fqdn", f.fqdn);
     text("os", f.os_pretty);
     text("kernel", [f.kernel, f.arch].filter(Boolean).join(" · "));
     text("virt", f.virtualization || "none");
