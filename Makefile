@@ -4,9 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-fast lint format bench-collect bench-history clean
+.PHONY: setup assets run test test-fast lint format bench-collect bench-history clean
 
-setup: $(STAMP)
+setup: $(STAMP) assets
+
+# Browser assets (socket.io-client, uPlot) from npm into web/static/vendor/ (git-ignored).
+assets:
+	sh scripts/install-assets.sh
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,4 +44,4 @@ bench-history: setup
 	$(BIN)/python benchmarks/history_budget.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build *.egg-info src/*.egg-info node_modules src/hostpulse/web/static/vendor
