@@ -7,8 +7,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import DiskIO, NetIO, Part, Usage
 
+from conftest import DiskIO, NetIO, Part, Usage
 from hostpulse.collect import cpu, disks, host, memory, network, sensors
 
 # --- cpu -------------------------------------------------------------------------------

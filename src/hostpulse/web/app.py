@@ -13,7 +13,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hostpulse.config import Settings
 from hostpulse.local import LocalHost, build_local_host
-from hostpulse.web import api, pages, secret
+from hostpulse.web import api, headers, pages, secret
 from hostpulse.web.access import AccessLog
 from hostpulse.web.clientaddr import ClientAddress
 from hostpulse.web.live import Broadcaster, LiveNamespace
@@ -77,6 +77,7 @@ def create_app(settings: Settings, local: LocalHost | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     _add_metrics_route(app, runtime)
+    headers.install(app)
     app.wsgi_app = AccessLog(app.wsgi_app, client_address)
     return app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 
 bp = Blueprint("pages", __name__)
 
@@ -13,6 +13,12 @@ bp = Blueprint("pages", __name__)
 def index():
     runtime = current_app.extensions["hostpulse"]
     return render_template("index.html", host_id=runtime.local.id)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico on their own; the page links the SVG.
+    return redirect(url_for("static", filename="favicon.svg"), 301)
 
 
 @bp.get("/healthz")
