@@ -20,9 +20,7 @@ def rate(previous: float | None, current: float, elapsed: float) -> float | None
     return delta / elapsed
 
 
-def share(
-    previous: tuple[float, float] | None, current: tuple[float, float]
-) -> float | None:
+def share(previous: tuple[float, float] | None, current: tuple[float, float]) -> float | None:
     """Percentage that the growth of ``part`` is of the growth of ``whole`` (clamped 0..100)."""
     if previous is None:
         return None

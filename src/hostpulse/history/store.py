@@ -45,9 +45,9 @@ Connect = Callable[..., sqlite3.Connection]
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike | None, connect: Connect = sqlite3.connect):
+    def __init__(self, path: str | os.PathLike | None, connect: Connect | None = None):
         self.path = Path(path) if path is not None else None
-        self._connect = connect
+        self._connect = connect or sqlite3.connect
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._wconn, self._rconn = self._open()
