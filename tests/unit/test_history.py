@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -225,13 +226,26 @@ def test_retention_deletes_what_a_tier_no_longer_covers(tmp_path, clock):
     assert oldest == {"t1": T0 + 31 * 86400, "t10": T0 + 31 * 86400, "t60": T0 + 31 * 86400}
 
 
-def test_batches_are_written_without_flush(tmp_path, clock):
+@pytest.mark.parametrize("background", [True, False])
+def test_batches_are_written_without_flush(tmp_path, clock, background):
     path = tmp_path / "history.db"
-    history = History(path, clock=clock, batch_seconds=10)
+    history = History(path, clock=clock, batch_seconds=10, background=background)
     feed(history, clock, T0, 25)
-    with sqlite3.connect(path) as conn:
-        written = conn.execute("SELECT count(*) FROM t1").fetchone()[0]
-    assert 10 <= written < 25
+
+    def written() -> dict[str, int]:
+        with sqlite3.connect(path) as conn:
+            return {
+                t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("t1", "t10")
+            }
+
+    deadline = time.monotonic() + 5  # the writer thread runs on its own time
+    while written()["t1"] < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    got = written()
+    assert 10 <= got["t1"] <= 25 and 1 <= got["t10"] <= 2
+    if not background:  # inline: exactly the batches due so far, the open one still pending
+        assert got["t1"] < 25
+    history.close()
 
 
 def test_add_and_query_interleave_across_threads(clock):

@@ -38,6 +38,7 @@ class History:
         max_points: int = 2000,
         batch_seconds: int = 15,
         retention_seconds: int = 600,
+        background: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.max_points = max_points
@@ -54,9 +55,19 @@ class History:
         self._written_at: int | None = None
         self._retained_at = -math.inf
         self._closed = False
+        #: (tier, bucket start) closed by add() and not yet aggregated.
+        self._due: list[tuple[Tier, int]] = []
         #: Samples refused because their time was not after the newest one (clock stepped back).
         self.dropped = 0
         self._reload()
+        # Closing buckets and writing SQLite cost milliseconds: a writer thread does it so
+        # add() stays cheap. Without it (tests, tools) add() does it inline when a batch is due.
+        self._wake = threading.Event()
+        self._worker: threading.Thread | None = None
+        if background:
+            self._worker = threading.Thread(target=self._run, name="hostpulse-history")
+            self._worker.daemon = True
+            self._worker.start()
 
     @property
     def path(self) -> str | None:
@@ -86,7 +97,11 @@ class History:
             if self._written_at is None:
                 self._written_at = slot
             elif slot - self._written_at >= self._batch_seconds:
-                self._write()
+                self._written_at = slot
+                if self._worker is None:
+                    self._maintain()
+                else:
+                    self._wake.set()
 
     def _slot_for(self, ts: float) -> int | None:
         """The second a sample fills, or None to drop it.
@@ -114,7 +129,7 @@ class History:
         for tier in COARSE:
             start = previous - previous % tier.step
             if slot - slot % tier.step != start:
-                self._queue_bucket(tier, start)
+                self._due.append((tier, start))
 
     def _queue_bucket(self, tier: Tier, start: int) -> None:
         rows = list(self._ring.range(start, start + tier.step))
@@ -131,6 +146,21 @@ class History:
         packed = (array("f", avg), array("f", low), array("f", high))
         self._pending[tier.table].append((start, layout, *packed))
 
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                if not self._closed:
+                    self._maintain()
+
+    def _maintain(self) -> None:
+        """Aggregate closed buckets, then write; called with the lock held."""
+        for tier, start in self._due:
+            self._queue_bucket(tier, start)
+        self._due.clear()
+        self._write()
+
     def _write(self) -> None:
         """Write pending rows in one transaction; called with the lock held."""
         batch = {
@@ -143,7 +173,6 @@ class History:
         self._layouts.unsaved = []
         for rows in self._pending.values():
             rows.clear()
-        self._written_at = self._last_slot
         now = self._clock()
         if now - self._retained_at >= self._retention_seconds:
             self._store.retain(now)
@@ -157,15 +186,20 @@ class History:
             if self._last_slot is not None:
                 for tier in COARSE:
                     # Written as it stands; replaced when the bucket closes (same ts).
-                    self._queue_bucket(tier, self._last_slot - self._last_slot % tier.step)
-            self._write()
+                    self._due.append((tier, self._last_slot - self._last_slot % tier.step))
+            self._maintain()
 
     def close(self) -> None:
+        """Write what is pending and stop the writer; later add() calls are ignored."""
         self.flush()
         with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._store.close()
+            if self._closed:
+                return
+            self._closed = True
+        if self._worker is not None:
+            self._wake.set()
+            self._worker.join()
+        self._store.close()
 
     def _reload(self) -> None:
         """Bring back layouts and the last hour at 1 s from the file, so charts survive."""
