@@ -1,0 +1,286 @@
+"""History: the sampler adds one sample per tick, the web layer queries series.
+
+In memory: the last hour at 1 s (a ring of float32 rows) plus rows not yet written. On disk
+(or in an in-memory SQLite database when ``path`` is None): all three tiers. The 10 s and
+1 min buckets are computed from the 1 s rows when they close, so their averages are true
+means of the samples and their min/max the samples' extremes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+import threading
+import time
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+
+from hostpulse.history import tiers
+from hostpulse.history.aggregate import bucket, downsample, to_row
+from hostpulse.history.layouts import Layouts
+from hostpulse.history.ring import Ring
+from hostpulse.history.store import Store, log
+from hostpulse.history.tiers import COARSE, SECOND, Tier
+from hostpulse.sample import Sample
+
+_FLOAT = struct.Struct("=f")  # one native float32, as array('f') packs it
+Point = tuple[float, float, float, float]
+
+
+class History:
+    """Tiered metric history. Thread-safe: add() and query() may run on different threads."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        max_points: int = 2000,
+        batch_seconds: int = 15,
+        retention_seconds: int = 600,
+        background: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.max_points = max_points
+        self._batch_seconds = batch_seconds
+        self._retention_seconds = retention_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._layouts = Layouts()
+        self._ring = Ring(SECOND.span)
+        self._store = Store(path)
+        self._pending: dict[str, list] = {"t1": [], **{t.table: [] for t in COARSE}}
+        self._last_slot: int | None = None
+        self._newest_ts = -math.inf
+        self._written_at: int | None = None
+        self._retained_at = -math.inf
+        self._closed = False
+        #: (tier, bucket start) closed by add() and not yet aggregated.
+        self._due: list[tuple[Tier, int]] = []
+        #: Samples refused because their time was not after the newest one (clock stepped back).
+        self.dropped = 0
+        self._reload()
+        # Closing buckets and writing SQLite cost milliseconds: a writer thread does it so
+        # add() stays cheap. Without it (tests, tools) add() does it inline when a batch is due.
+        self._wake = threading.Event()
+        self._worker: threading.Thread | None = None
+        if background:
+            self._worker = threading.Thread(target=self._run, name="hostpulse-history")
+            self._worker.daemon = True
+            self._worker.start()
+
+    @property
+    def path(self) -> str | None:
+        """The SQLite file in use; None when memory-only (asked for, or after a bad file)."""
+        return None if self._store.path is None else str(self._store.path)
+
+    # --- the sampler's side ---------------------------------------------------------------
+
+    def add(self, sample: Sample) -> None:
+        """Record one sample (hot path: no SQLite unless a batch is due)."""
+        keys = tuple(sample.values)
+        row = to_row(sample.values.values())
+        with self._lock:
+            if self._closed:
+                return
+            slot = self._slot_for(sample.ts)
+            if slot is None:
+                self.dropped += 1
+                return
+            layout = self._layouts.id_for(keys)
+            if self._last_slot is not None:
+                self._close_buckets(self._last_slot, slot)
+            self._ring.put(slot, layout, row)
+            self._pending["t1"].append((slot, layout, row))
+            self._last_slot = slot
+            self._newest_ts = sample.ts
+            if self._written_at is None:
+                self._written_at = slot
+            elif slot - self._written_at >= self._batch_seconds:
+                self._written_at = slot
+                if self._worker is None:
+                    self._maintain()
+                else:
+                    self._wake.set()
+
+    def _slot_for(self, ts: float) -> int | None:
+        """The second a sample fills, or None to drop it.
+
+        A sample not newer than the newest one is dropped: the clock stepped back (or it is
+        a duplicate), and rewriting seconds already aggregated would corrupt the tiers. The
+        history resumes once the clock passes the newest second again.
+
+        Ticks jitter around whole seconds (x.49 then x+1.51); rounding alone would put two
+        samples in one second and leave a false gap next to it. So a sample that follows the
+        previous one within 1.5 s takes the next second when its own rounded second is at
+        most one away from it: a steady 1 Hz stream fills every slot without drifting.
+        """
+        if not ts > self._newest_ts or not math.isfinite(ts):
+            return None
+        natural = math.floor(ts + 0.5)
+        if self._last_slot is None:
+            return natural
+        following = self._last_slot + 1
+        if ts - self._newest_ts < 1.5 and abs(natural - following) <= 1:
+            return following
+        return natural if natural > self._last_slot else None
+
+    def _close_buckets(self, previous: int, slot: int) -> None:
+        for tier in COARSE:
+            start = previous - previous % tier.step
+            if slot - slot % tier.step != start:
+                self._due.append((tier, start))
+
+    def _queue_bucket(self, tier: Tier, start: int) -> None:
+        rows = list(self._ring.range(start, start + tier.step))
+        if not rows:
+            return
+        layouts = {layout for _, layout, _ in rows}
+        if len(layouts) == 1:
+            layout = layouts.pop()
+            values: list[array] = [row for _, _, row in rows]
+        else:  # the key set changed inside the bucket: align the rows first
+            layout = self._layouts.union(layouts)
+            values = [self._layouts.remap(row, lid, layout) for _, lid, row in rows]
+        avg, low, high = bucket(values)
+        packed = (array("f", avg), array("f", low), array("f", high))
+        self._pending[tier.table].append((start, layout, *packed))
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                if not self._closed:
+                    self._maintain()
+
+    def _maintain(self) -> None:
+        """Aggregate closed buckets, then write; called with the lock held."""
+        for tier, start in self._due:
+            self._queue_bucket(tier, start)
+        self._due.clear()
+        self._write()
+
+    def _write(self) -> None:
+        """Write pending rows in one transaction; called with the lock held."""
+        batch = {
+            table: [(ts, layout, *(a.tobytes() for a in arrays)) for ts, layout, *arrays in rows]
+            for table, rows in self._pending.items()
+            if rows
+        }
+        self._store.write(self._layouts.unsaved, batch)
+        # Dropped on failure too (the store logged it): an unbounded backlog would be worse.
+        self._layouts.unsaved = []
+        for rows in self._pending.values():
+            rows.clear()
+        now = self._clock()
+        if now - self._retained_at >= self._retention_seconds:
+            self._store.retain(now)
+            self._retained_at = now
+
+    def flush(self) -> None:
+        """Write everything pending, including the still-open 10 s and 1 min buckets."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._last_slot is not None:
+                for tier in COARSE:
+                    # Written as it stands; replaced when the bucket closes (same ts).
+                    self._due.append((tier, self._last_slot - self._last_slot % tier.step))
+            self._maintain()
+
+    def close(self) -> None:
+        """Write what is pending and stop the writer; later add() calls are ignored."""
+        self.flush()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._worker is not None:
+            self._wake.set()
+            self._worker.join()
+        self._store.close()
+
+    def _reload(self) -> None:
+        """Bring back layouts and the last hour at 1 s from the file, so charts survive."""
+        for layout, keys in self._store.layouts():
+            self._layouts.load(layout, keys)
+        newest = self._store.newest_second()
+        if newest is None:
+            return
+        since = max(newest, int(self._clock())) - SECOND.span
+        for slot, layout, data in self._store.read("t1", since, newest + 1):
+            row = array("f")
+            row.frombytes(data)
+            self._ring.put(slot, layout, row)
+        self._last_slot = newest
+        # The earliest time that rounds to the newest slot: a sample from before it is stale.
+        self._newest_ts = newest - 0.5
+        log.info("history: reloaded from %s up to %s", self.path, newest)
+
+    # --- the web's side -------------------------------------------------------------------
+
+    def query(
+        self,
+        keys: Sequence[str],
+        since: float,
+        until: float | None = None,
+        step: float | None = None,
+        *,
+        max_points: int | None = None,
+    ) -> dict:
+        """Series of ``keys`` from ``since`` to ``until`` (negative: seconds before now).
+
+        Answered from the finest tier whose span reaches ``since``; ``step`` (rounded up to a
+        multiple of that tier's step, and raised so at most ``max_points`` come back) groups
+        points: avg of avgs, min of mins, max of maxes. At 1 s, min and max equal avg.
+        ``ts`` are bucket starts; a bucket without data is None in every list.
+        """
+        now = self._clock()
+        since = now + since if since < 0 else since
+        until = now if until is None else (now + until if until < 0 else until)
+        tier = tiers.choose(since, now)
+        out = tiers.plan_step(tier, since, until, step, max_points or self.max_points)
+        start = math.floor(since / out) * out
+        count = (math.floor(until / out) * out - start) // out + 1 if until >= since else 0
+        end = start + count * out
+        points = self._points(tier, list(keys), start, end)
+        return {
+            "step": out,
+            "tier": tier.name,
+            "ts": [start + i * out for i in range(count)],
+            "series": {k: downsample(points[k], start, out, count) for k in keys},
+        }
+
+    def recent(self, keys: Sequence[str], seconds: int = 300) -> dict:
+        """The last ``seconds`` at 1 s: what a browser draws when it connects."""
+        return self.query(keys, -seconds, step=1)
+
+    def _points(self, tier: Tier, keys: list[str], start: int, end: int) -> dict[str, list]:
+        if tier is SECOND:
+            with self._lock:
+                rows = list(self._ring.range(start, end))
+            return {k: list(self._ring_points(rows, k)) for k in keys}
+        with self._lock:
+            # Pending first, then the file: a row written in between is read twice (the
+            # dict below keeps one), never missed.
+            pending = [r for r in self._pending[tier.table] if start <= r[0] < end]
+        merged = {r[0]: r for r in self._store.read(tier.table, start, end)}
+        merged.update((r[0], (r[0], r[1], *(a.tobytes() for a in r[2:]))) for r in pending)
+        rows = [merged[ts] for ts in sorted(merged)]
+        return {k: list(self._blob_points(rows, k)) for k in keys}
+
+    def _ring_points(self, rows: Iterable, key: str) -> Iterable[Point]:
+        for slot, layout, row in rows:
+            i = self._layouts.index(layout).get(key)
+            if i is not None:
+                value = row[i]
+                yield slot, value, value, value
+
+    def _blob_points(self, rows: Iterable, key: str) -> Iterable[Point]:
+        unpack = _FLOAT.unpack_from
+        for ts, layout, avg, low, high in rows:
+            i = self._layouts.index(layout).get(key)
+            if i is not None:
+                at = 4 * i
+                yield ts, unpack(avg, at)[0], unpack(low, at)[0], unpack(high, at)[0]
