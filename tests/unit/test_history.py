@@ -264,3 +264,21 @@ def test_add_and_query_interleave_across_threads(clock):
     feed(history, clock, T0, 600)
     thread.join()
     assert errors == []
+
+
+@pytest.mark.parametrize("interval", [0.25, 0.5, 0.8, 1.0, 1.3, 2.0])
+def test_any_sampler_interval_keeps_time_order_without_drift_or_drops(interval):
+    history = History(None, background=False)
+    t0 = 1_800_000_000.37
+    for n in range(200):
+        history.add(Sample(n, t0 + n * interval, {"cpu.total": float(n)}))
+    assert history.dropped == 0
+    assert history._last_slot is not None
+    # the newest stored second is within a second of the newest sample's time
+    assert abs(history._last_slot - (t0 + 199 * interval)) < 1.0
+    end = t0 + 199 * interval
+    got = history.query(["cpu.total"], since=end - 30, until=end, step=1)
+    values = [v for v in got["series"]["cpu.total"]["avg"] if v is not None]
+    assert values == sorted(values)  # time order kept
+    if interval <= 1.0:  # one sample per second or faster: no false gaps
+        assert None not in got["series"]["cpu.total"]["avg"][1:-1]

@@ -24,6 +24,8 @@ from hostpulse.history.store import Store, log
 from hostpulse.history.tiers import COARSE, SECOND, Tier
 from hostpulse.sample import Sample
 
+#: _slot_for's answer for a sample whose second already holds one (a sub-second sampler).
+FILLED = object()
 _FLOAT = struct.Struct("=f")  # one native float32, as array('f') packs it
 Point = tuple[float, float, float, float]
 
@@ -87,6 +89,9 @@ class History:
             if slot is None:
                 self.dropped += 1
                 return
+            if slot is FILLED:
+                self._newest_ts = sample.ts
+                return
             layout = self._layouts.id_for(keys)
             if self._last_slot is not None:
                 self._close_buckets(self._last_slot, slot)
@@ -103,8 +108,8 @@ class History:
                 else:
                     self._wake.set()
 
-    def _slot_for(self, ts: float) -> int | None:
-        """The second a sample fills, or None to drop it.
+    def _slot_for(self, ts: float) -> int | object | None:
+        """The second a sample fills; None to drop it; FILLED when its second is taken.
 
         A sample not newer than the newest one is dropped: the clock stepped back (or it is
         a duplicate), and rewriting seconds already aggregated would corrupt the tiers. The
@@ -112,8 +117,9 @@ class History:
 
         Ticks jitter around whole seconds (x.49 then x+1.51); rounding alone would put two
         samples in one second and leave a false gap next to it. So a sample that follows the
-        previous one within 1.5 s takes the next second when its own rounded second is at
-        most one away from it: a steady 1 Hz stream fills every slot without drifting.
+        previous one by about a second takes the next second when that second is within a
+        second of its own time: a steady 1 Hz stream fills every slot without drifting.
+        A faster sampler (interval under 1 s) keeps the first sample of each second.
         """
         if not ts > self._newest_ts or not math.isfinite(ts):
             return None
@@ -121,9 +127,10 @@ class History:
         if self._last_slot is None:
             return natural
         following = self._last_slot + 1
-        if ts - self._newest_ts < 1.5 and abs(natural - following) <= 1:
+        gap = ts - self._newest_ts
+        if 0.75 <= gap < 1.5 and abs(natural - following) <= 1 and abs(following - ts) < 1:
             return following
-        return natural if natural > self._last_slot else None
+        return natural if natural > self._last_slot else FILLED
 
     def _close_buckets(self, previous: int, slot: int) -> None:
         for tier in COARSE:
