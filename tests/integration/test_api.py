@@ -29,8 +29,13 @@ def test_facts_and_sample(server):
     hid = host_id(server)
     status, facts = get_json(f"{server.url}/api/v1/hosts/{hid}")
     assert status == 200 and facts["facts"]["hostname"] == socket.gethostname()
-    status, sample = get_json(f"{server.url}/api/v1/hosts/{hid}/sample")
-    assert status == 200
+    deadline = time.monotonic() + 10
+    while True:  # the first tick has no rates (null): wait for the second
+        status, sample = get_json(f"{server.url}/api/v1/hosts/{hid}/sample")
+        assert status == 200
+        if sample["seq"] >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert 0 <= sample["values"]["cpu.total"] <= 100
     assert sample["values"]["mem.total"] > 0
 

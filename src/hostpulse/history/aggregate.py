@@ -82,11 +82,14 @@ def downsample(
             mins[i] = low
         if maxs[i] is None or high > maxs[i]:  # type: ignore[operator]
             maxs[i] = high
-    avgs = [_digits(s / c) if c else None for s, c in zip(sums, counts, strict=True)]
-    return {"avg": avgs, "min": [_digits(v) for v in mins], "max": [_digits(v) for v in maxs]}
+    avgs = [s / c if c else None for s, c in zip(sums, counts, strict=True)]
+    return {"avg": avgs, "min": mins, "max": maxs}
 
 
-def _digits(value: float | None) -> float | None:
+def trimmed(series: dict[str, list[float | None]]) -> dict[str, list[float | None]]:
     """Values are stored as float32: keep the 7 digits that mean something (2.4, not
-    2.4000000953674316) so the JSON says what was measured."""
-    return None if value is None else float(f"{value:.7g}")
+    2.4000000953674316), so an answer says what was measured."""
+    return {
+        name: [None if v is None else float(f"{v:.7g}") for v in values]
+        for name, values in series.items()
+    }

@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 
 from hostpulse.history import tiers
-from hostpulse.history.aggregate import bucket, downsample, to_row
+from hostpulse.history.aggregate import bucket, downsample, to_row, trimmed
 from hostpulse.history.layouts import Layouts
 from hostpulse.history.ring import Ring
 from hostpulse.history.store import Store, log
@@ -256,7 +256,7 @@ class History:
             "step": out,
             "tier": tier.name,
             "ts": [start + i * out for i in range(count)],
-            "series": {k: downsample(points[k], start, out, count) for k in keys},
+            "series": {k: trimmed(downsample(points[k], start, out, count)) for k in keys},
         }
 
     def recent(self, keys: Sequence[str], seconds: int = 300) -> dict:
