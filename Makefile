@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup assets run test test-fast lint format bench-collect bench-history clean
+.PHONY: setup assets run test test-fast lint format bench-collect bench-history bench-viewers clean
 
 setup: $(STAMP) assets
 
@@ -42,6 +42,10 @@ bench-collect: setup
 
 bench-history: setup
 	$(BIN)/python benchmarks/history_budget.py
+
+# N = 1 … 5,000 live viewers, 30 s steady each (~10 min); ARGS=--quick for a smoke run.
+bench-viewers: setup
+	$(BIN)/python benchmarks/viewers.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info node_modules src/hostpulse/web/static/vendor

@@ -115,32 +115,79 @@ class Server:
         return code
 
 
+#: Engine.IO v4 over a websocket, no polling first (what the page asks for too).
+SOCKETIO_PATH = "/socket.io/?EIO=4&transport=websocket"
+
+
+class Wire:
+    """The Engine.IO v4 / Socket.IO v5 client side of one connection, without any I/O.
+
+    The one implementation of the handshake shared by RawViewer (tests, blocking) and
+    benchmarks/viewers.py (asyncio): feed it each received text frame; it says what to send
+    back and whether the frame was an event of our namespace.
+    """
+
+    def __init__(self, namespace: str = "/live") -> None:
+        self.namespace = namespace
+        self.event_prefix = f"42{namespace},"
+        self.opened = False
+
+    def on_frame(self, frame: str) -> tuple[str | None, bool]:
+        """(reply to send or None, True if ``frame`` is an event on our namespace)."""
+        if not self.opened:
+            if not frame.startswith("0"):
+                raise ValueError(f"expected an Engine.IO open packet, got {frame[:80]!r}")
+            self.opened = True
+            return f"40{self.namespace},", False  # join the namespace
+        if frame == "2":
+            return "3", False  # Engine.IO ping -> pong
+        return None, frame.startswith(self.event_prefix)
+
+    def event(self, frame: str) -> tuple[str, object]:
+        """(name, payload) of an event frame on our namespace."""
+        name, *rest = json.loads(frame[len(self.event_prefix) :])
+        return name, (rest[0] if rest else None)
+
+    def event_frame(self, event: str, data=None, ack: int | None = None) -> str:
+        ack_id = "" if ack is None else str(ack)
+        return f"42{self.namespace},{ack_id}" + json.dumps([event, data])
+
+
 class RawViewer:
     """A viewer speaking Engine.IO v4 / Socket.IO v5 itself over a websocket.
 
     It keeps the raw text of every frame, so tests can compare bytes between viewers.
+    ``sockopt`` goes to the socket before it connects (e.g. a small SO_RCVBUF).
     """
 
-    def __init__(self, base_url: str, namespace: str = "/live", headers: list | None = None):
-        ws_url = base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = websocket.create_connection(ws_url, timeout=10, header=headers or [])
-        opening = self.ws.recv()
-        assert opening.startswith("0"), opening
+    def __init__(
+        self,
+        base_url: str,
+        namespace: str = "/live",
+        headers: list | None = None,
+        sockopt: tuple = (),
+    ):
+        ws_url = base_url.replace("http", "ws", 1) + SOCKETIO_PATH
+        self.ws = websocket.create_connection(
+            ws_url, timeout=10, header=headers or [], sockopt=sockopt
+        )
+        self.wire = Wire(namespace)
         self.namespace = namespace
         self.frames: list[str] = []
-        self.ws.send(f"40{namespace},")
+        reply, _ = self.wire.on_frame(self.ws.recv())
+        self.ws.send(reply)
 
     def send_event(self, event: str, data=None, ack: int | None = None) -> None:
-        ack_id = "" if ack is None else str(ack)
-        self.ws.send(f"42{self.namespace},{ack_id}" + json.dumps([event, data]))
+        self.ws.send(self.wire.event_frame(event, data, ack))
 
     def next_frame(self, timeout: float = 10.0) -> str:
         """The next Socket.IO frame (pings are answered and skipped)."""
         self.ws.settimeout(timeout)
         while True:
             frame = self.ws.recv()
-            if frame == "2":
-                self.ws.send("3")
+            reply, _ = self.wire.on_frame(frame)
+            if reply is not None:
+                self.ws.send(reply)
                 continue
             self.frames.append(frame)
             return frame
@@ -148,12 +195,11 @@ class RawViewer:
     def next_event(self, timeout: float = 10.0) -> tuple[str, object, str]:
         """(event name, payload, raw frame) of the next event on our namespace."""
         deadline = time.monotonic() + timeout
-        prefix = f"42{self.namespace},"
         while True:
             frame = self.next_frame(max(0.1, deadline - time.monotonic()))
-            if frame.startswith(prefix):
-                name, *rest = json.loads(frame[len(prefix) :])
-                return name, (rest[0] if rest else None), frame
+            if frame.startswith(self.wire.event_prefix):
+                name, payload = self.wire.event(frame)
+                return name, payload, frame
 
     def wait_for(self, event: str, timeout: float = 10.0):
         deadline = time.monotonic() + timeout
