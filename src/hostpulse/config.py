@@ -48,6 +48,8 @@ class Settings:
     host_id: str | None = None
     #: Keep history in memory only (no SQLite file).
     memory_only: bool = False
+    #: A viewer whose socket has not drained for this many seconds is disconnected.
+    stall_timeout: float = 30.0
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -163,6 +165,10 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "trusted_proxies": (_addresses, "proxies whose X-Forwarded-For is believed"),
     "host_id": (_host_id, "the name this host is shown under (default: hostname)"),
     "memory_only": (_bool, "keep history in memory only, no SQLite file"),
+    "stall_timeout": (
+        _float_in(1, 3600),
+        "seconds a viewer may leave its socket undrained before it is disconnected (default 30)",
+    ),
 }
 
 

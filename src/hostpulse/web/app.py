@@ -13,7 +13,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hostpulse.config import Settings
 from hostpulse.local import LocalHost, build_local_host
-from hostpulse.web import api, headers, pages, secret
+from hostpulse.web import api, fanout, headers, pages, secret
 from hostpulse.web.access import AccessLog
 from hostpulse.web.clientaddr import ClientAddress
 from hostpulse.web.live import Broadcaster, LiveNamespace
@@ -70,7 +70,8 @@ def create_app(settings: Settings, local: LocalHost | None = None) -> Flask:
         engineio_logger=False,
     )
     client_address = ClientAddress(settings.trusted_proxies)
-    broadcaster = Broadcaster(socketio, local, settings.full_every)
+    outboxes = fanout.install(socketio.server.eio, settings.stall_timeout)
+    broadcaster = Broadcaster(socketio, local, settings.full_every, outboxes)
     socketio.on_namespace(LiveNamespace(broadcaster, client_address))
     runtime = Runtime(settings, local, broadcaster, hosts={local.id: local})
     app.extensions["hostpulse"] = runtime
@@ -85,6 +86,7 @@ def create_app(settings: Settings, local: LocalHost | None = None) -> Flask:
 def _add_metrics_route(app: Flask, runtime: Runtime) -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SampleCollector(runtime))
+    registry.register(runtime.broadcaster.fanout_seconds)
 
     @app.get("/metrics")
     def prometheus_metrics():

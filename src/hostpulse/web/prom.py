@@ -57,4 +57,8 @@ class SampleCollector:
                 errors.add_metric([host.id, name], count)
         viewers = GaugeMetricFamily("hostpulse_viewers", "connected /live viewers")
         viewers.add_metric([], len(self.runtime.broadcaster.viewers))
-        yield from (ticks, skipped, errors, duration, viewers)
+        stalled = CounterMetricFamily(
+            "hostpulse_stalled_viewers", "viewers disconnected for not reading their socket"
+        )
+        stalled.add_metric([], self.runtime.broadcaster.outboxes.stalled)
+        yield from (ticks, skipped, errors, duration, viewers, stalled)

@@ -1,0 +1,336 @@
+"""Writing frames to websocket viewers: one writer per connection, newest-only, stall-bounded.
+
+python-engineio gives every client an unbounded queue and a writer greenlet, and encodes,
+frames (wsproto) and writes each packet once per client. For a broadcast that is the same
+bytes for everybody, that is per-viewer Python work in every tick, and a viewer that stops
+reading grows the server's memory until its ping times out. This module replaces the
+websocket leg of that path, below the Socket.IO protocol (the bytes on the wire are the same):
+
+- :class:`WebSocketDriver` stands in for engineio's gevent websocket driver. It accepts the
+  websocket with simple-websocket as before (without permessage-deflate: compressing per
+  connection would make every viewer's bytes different and cost CPU per viewer), and gives
+  the connection an :class:`Outbox`, the only thing that writes to its socket. Engine.IO's
+  own packets (hello, acks, pings, close) go into it in order, without the per-client queue.
+- A broadcast (:meth:`Outbox.offer`) hands the outbox a websocket frame built once for all
+  viewers. If the socket is idle the frame is written at once, non-blocking, by the caller:
+  no queue, no greenlet switch. If it is not, the frame waits as the newest of its kind and
+  replaces an older one not yet started (a viewer sees a ``seq`` gap and resyncs).
+- An outbox that could not drain gets a flusher greenlet that waits for the socket to be
+  writable; a connection still not drained after ``stall_timeout`` seconds is shut down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.event
+import gevent.queue
+import gevent.selectors
+import simple_websocket
+from engineio.async_drivers.gevent import Thread as EngineIOThread
+from gevent.socket import wait_write
+
+log = logging.getLogger("hostpulse.fanout")
+
+#: Engine.IO's own packets a viewer may have pending (hello ≈ 20 KB, acks, errors, pings).
+#: A client that keeps asking (resync, ping) without reading is cut off past this.
+MAX_CONTROL_BYTES = 512 * 1024
+
+
+def ws_frame(payload: str | bytes) -> bytes:
+    """One unmasked, unfragmented server-to-client websocket frame (text for str)."""
+    if isinstance(payload, str):
+        data, first = payload.encode(), 0x81
+    else:
+        data, first = bytes(payload), 0x82
+    n = len(data)
+    if n < 126:
+        header = bytes((first, n))
+    elif n < 65536:
+        header = struct.pack("!BBH", first, 126, n)
+    else:
+        header = struct.pack("!BBQ", first, 127, n)
+    return header + data
+
+
+class Outbox:
+    """The one writer of a websocket connection's bytes."""
+
+    __slots__ = (
+        "_raw",
+        "_sock",
+        "blocked_since",
+        "closed",
+        "control",
+        "control_bytes",
+        "flusher",
+        "inflight",
+        "latest",
+        "name",
+        "registry",
+    )
+
+    def __init__(self, sock: Any, registry: Outboxes, name: str) -> None:
+        self._sock = sock  # a gevent socket
+        self._raw = getattr(sock, "_sock", sock)  # the non-blocking OS socket under it
+        self.registry = registry
+        self.name = name
+        self.inflight: memoryview | None = None  # a frame partly written: finished first
+        self.control: deque[bytes] = deque()  # Engine.IO's packets, in order
+        self.control_bytes = 0
+        self.latest: dict[str, bytes] = {}  # newest broadcast frame of each kind, not started
+        self.blocked_since: float | None = None
+        self.flusher: gevent.Greenlet | None = None
+        self.closed = False
+
+    @property
+    def pending_bytes(self) -> int:
+        inflight = 0 if self.inflight is None else len(self.inflight)
+        return inflight + self.control_bytes + sum(len(f) for f in self.latest.values())
+
+    def offer(self, kind: str, frame: bytes) -> None:
+        """A broadcast frame: written now if the socket is idle, else kept as the newest."""
+        if self.closed:
+            return
+        if self.blocked_since is None and self.inflight is None and not self.control:
+            try:
+                sent = self._raw.send(frame)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.close()
+                return
+            if sent == len(frame):
+                return
+            self.inflight = memoryview(frame)[sent:]
+            self._blocked()
+            return
+        self.latest.pop(kind, None)  # an older one not yet started is dropped, not queued
+        self.latest[kind] = frame
+        if self.blocked_since is None:
+            self._pump()
+
+    def send(self, frame: bytes) -> None:
+        """An Engine.IO packet for this connection alone; kept in order."""
+        if self.closed:
+            raise OSError("connection closed")
+        self.control.append(frame)
+        self.control_bytes += len(frame)
+        if self.control_bytes > MAX_CONTROL_BYTES:
+            log.info("viewer %s: %d bytes unread, disconnecting", self.name, self.control_bytes)
+            self.abort()
+            return
+        if self.blocked_since is None:
+            self._pump()
+
+    def _next(self) -> memoryview | None:
+        if self.inflight is not None:
+            return self.inflight
+        if self.control:
+            frame = self.control.popleft()
+            self.control_bytes -= len(frame)
+            return memoryview(frame)
+        if self.latest:
+            kind = next(iter(self.latest))
+            return memoryview(self.latest.pop(kind))
+        return None
+
+    def _pump(self) -> None:
+        """Write what is pending without blocking; start a flusher if the socket is full."""
+        while not self.closed:
+            chunk = self._next()
+            if chunk is None:
+                self.inflight = None
+                self.blocked_since = None
+                return
+            try:
+                sent = self._raw.send(chunk)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.close()
+                return
+            if sent < len(chunk):
+                self.inflight = chunk[sent:]
+                self._blocked()
+                return
+            self.inflight = None
+
+    def _blocked(self) -> None:
+        if self.blocked_since is None:
+            self.blocked_since = time.monotonic()
+        if self.flusher is None:
+            self.flusher = gevent.spawn(self._flush)
+
+    def _flush(self) -> None:
+        try:
+            while not self.closed and self.blocked_since is not None:
+                left = self.blocked_since + self.registry.stall_timeout - time.monotonic()
+                if left <= 0:
+                    log.info(
+                        "viewer %s stalled %.0f s with %d bytes unsent: disconnecting",
+                        self.name,
+                        self.registry.stall_timeout,
+                        self.pending_bytes,
+                    )
+                    self.registry.stalled += 1
+                    self.abort()
+                    return
+                try:
+                    wait_write(self._sock.fileno(), timeout=left)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    self.close()
+                    return
+                self.blocked_since, started = None, self.blocked_since
+                self._pump()
+                if self.blocked_since is not None:
+                    self.blocked_since = started  # progress, but not drained: still stalled
+        finally:
+            self.flusher = None
+
+    def abort(self) -> None:
+        """Drop what is pending and cut the connection (its reader then ends the session)."""
+        if self.closed:
+            return
+        self.close()
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.inflight, self.latest = None, {}
+        self.control.clear()
+        self.control_bytes = 0
+        self.registry.remove(self)
+        flusher = self.flusher
+        if flusher is not None and flusher is not gevent.getcurrent():
+            flusher.kill(block=False)
+
+
+class Outboxes:
+    """The outboxes of the open websocket connections, by Engine.IO session id."""
+
+    def __init__(self, stall_timeout: float) -> None:
+        self.stall_timeout = stall_timeout
+        self.by_eio_sid: dict[str, Outbox] = {}
+        self.stalled = 0  # connections cut for not reading
+        self.on_change: Callable[[], None] = lambda: None
+
+    def add(self, eio_sid: str, outbox: Outbox) -> None:
+        self.by_eio_sid[eio_sid] = outbox
+        self.on_change()
+
+    def remove(self, outbox: Outbox) -> None:
+        if self.by_eio_sid.get(outbox.name) is outbox:
+            del self.by_eio_sid[outbox.name]
+            self.on_change()
+
+
+class WebSocketDriver:
+    """engineio's ``_async['websocket']`` for gevent, writing through an :class:`Outbox`.
+
+    Called as ``WebSocketDriver(handler, server)(environ, start_response)`` by
+    ``engineio.Socket._upgrade_websocket``; ``handler`` is the Engine.IO socket's bound
+    ``_websocket_handler``, which reads with :meth:`wait` and writes with :meth:`send`.
+    """
+
+    outboxes: Outboxes  # set on the subclass made by install()
+
+    def __init__(self, handler: Callable, server: Any) -> None:
+        self.app = handler
+        self.ws: simple_websocket.Server | None = None
+        self.outbox: Outbox | None = None
+
+    def __call__(self, environ: dict, start_response: Callable) -> list:
+        # No permessage-deflate: every viewer gets the very same bytes.
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        self.ws = simple_websocket.Server(
+            environ,
+            thread_class=EngineIOThread,
+            event_class=gevent.event.Event,
+            selector_class=gevent.selectors.DefaultSelector,
+        )
+        eio_socket = self.app.__self__
+        self.outbox = Outbox(self.ws.sock, self.outboxes, eio_socket.sid)
+        if not eio_socket.connected:
+            # A websocket from the start (no polling to upgrade from): Engine.IO's packets go
+            # straight to the outbox, in order, instead of through the queue and its writer.
+            queued, eio_socket.queue = eio_socket.queue, _CloseOnlyQueue()
+            eio_socket.send = self._send_packet_to(eio_socket)
+            while not queued.empty():  # the OPEN packet, queued before the upgrade
+                pkt = queued.get_nowait()
+                if pkt is not None:
+                    self.outbox.send(ws_frame(pkt.encode()))
+        self.outboxes.add(eio_socket.sid, self.outbox)
+        try:
+            return self.app(self)
+        finally:
+            self.outbox.close()
+
+    def _send_packet_to(self, eio_socket: Any) -> Callable:
+        outbox = self.outbox
+
+        def send(pkt) -> None:
+            if not eio_socket.check_ping_timeout():
+                return
+            with contextlib.suppress(OSError):
+                outbox.send(ws_frame(pkt.encode()))
+
+        return send
+
+    def wait(self) -> Any:
+        try:
+            return self.ws.receive()
+        except simple_websocket.ConnectionClosed:
+            return None
+
+    def send(self, message: str | bytes) -> None:
+        self.outbox.send(ws_frame(message))
+
+    def close(self) -> None:
+        if self.ws.connected:
+            self.ws.connected = False
+            if not self.outbox.closed:
+                with contextlib.suppress(OSError):
+                    self.outbox.send(ws_frame_close())
+            self.outbox.close()
+            with contextlib.suppress(OSError):
+                self.ws.sock.shutdown(socket.SHUT_RDWR)
+
+
+class _CloseOnlyQueue(gevent.queue.JoinableQueue):
+    """Engine.IO's queue when packets bypass it: only the closing ``None`` ever arrives.
+
+    Its writer waits on it with a timeout and closes the websocket when that expires; with
+    nothing else ever queued, that wait must last until the close.
+    """
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        return super().get(block, None if block else timeout)
+
+
+def ws_frame_close(code: int = 1000) -> bytes:
+    return bytes((0x88, 2)) + struct.pack("!H", code)
+
+
+def install(engineio_server: Any, stall_timeout: float) -> Outboxes:
+    """Make ``engineio_server`` use :class:`WebSocketDriver`; return its outboxes."""
+    outboxes = Outboxes(stall_timeout)
+    driver = type("HostpulseWebSocketDriver", (WebSocketDriver,), {"outboxes": outboxes})
+    engineio_server._async = {**engineio_server._async, "websocket": driver}
+    return outboxes
