@@ -265,7 +265,11 @@ def run_case(n: int, args) -> dict:
     stalled_shares = [round(s * args.stalled) for s in shares]
     env = {"HOSTPULSE_STALL_TIMEOUT": str(args.stall_timeout)} if args.stall_timeout else {}
     with tempfile.TemporaryDirectory(prefix="hostpulse-bench-") as tmp:
-        server = Server(Path(tmp), interval=args.interval, extra_env=env).start()
+        profile = []
+        if args.cprofile is not None:
+            args.cprofile.mkdir(parents=True, exist_ok=True)
+            profile = ["-m", "cProfile", "-o", str(args.cprofile.resolve() / f"server-{n}.prof")]
+        server = Server(Path(tmp), args.interval, extra_env=env, python_args=profile).start()
         pid = server.process.pid
         try:
             time.sleep(2 * args.interval)
@@ -438,6 +442,9 @@ def main() -> int:
     parser.add_argument("--ramp", type=int, default=64, help="concurrent connects a process")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds after the ramp")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--cprofile", type=Path, help="run the server under cProfile, stats into this folder"
+    )
     args = parser.parse_args()
     if args.n is None:
         args.n = [1, 100, 1000] if args.quick else [1, 100, 1000, 2000, 5000]
@@ -450,7 +457,8 @@ def main() -> int:
         results.append(run_case(n, args))
     print_table(results, args)
     if args.json:
-        args.json.write_text(json.dumps({"args": vars(args) | {"json": None}, "results": results}))
+        saved = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        args.json.write_text(json.dumps({"args": saved, "results": results}))
     return 0
 
 

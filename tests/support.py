@@ -47,6 +47,8 @@ class Server:
     interval: float = 0.5
     extra_env: dict = field(default_factory=dict)
     args: list = field(default_factory=list)
+    #: Interpreter options before ``-m hostpulse`` (e.g. ``-m cProfile -o FILE``).
+    python_args: list = field(default_factory=list)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -67,6 +69,7 @@ class Server:
         env.pop("HOSTPULSE_CONFIG", None)
         command = [
             sys.executable,
+            *self.python_args,
             "-m",
             "hostpulse",
             "serve",

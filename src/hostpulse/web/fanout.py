@@ -6,11 +6,13 @@ bytes for everybody, that is per-viewer Python work in every tick, and a viewer 
 reading grows the server's memory until its ping times out. This module replaces the
 websocket leg of that path, below the Socket.IO protocol (the bytes on the wire are the same):
 
-- :class:`WebSocketDriver` stands in for engineio's gevent websocket driver. It accepts the
-  websocket with simple-websocket as before (without permessage-deflate: compressing per
-  connection would make every viewer's bytes different and cost CPU per viewer), and gives
-  the connection an :class:`Outbox`, the only thing that writes to its socket. Engine.IO's
-  own packets (hello, acks, pings, close) go into it in order, without the per-client queue.
+- :class:`WebSocketDriver` stands in for engineio's gevent websocket driver (simple-websocket,
+  which keeps a reader greenlet per connection besides the request's). It does the handshake
+  with wsproto, without permessage-deflate (compressing per connection would make every
+  viewer's bytes different and cost CPU per viewer), reads in the request's own greenlet, and
+  gives the connection an :class:`Outbox`, the only thing that writes to its socket.
+  Engine.IO's own packets (hello, acks, pings, close) go into it in order, without the
+  per-client queue and its writer greenlet; Engine.IO's pings run on a timer.
 - A broadcast (:meth:`Outbox.offer`) hands the outbox a websocket frame built once for all
   viewers. If the socket is idle the frame is written at once, non-blocking, by the caller:
   no queue, no greenlet switch. If it is not, the frame waits as the newest of its kind and
@@ -31,18 +33,30 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-import gevent.event
 import gevent.queue
-import gevent.selectors
-import simple_websocket
-from engineio.async_drivers.gevent import Thread as EngineIOThread
+from engineio import packet as eio_packet
 from gevent.socket import wait_write
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Message,
+    Ping,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 log = logging.getLogger("hostpulse.fanout")
 
 #: Engine.IO's own packets a viewer may have pending (hello ≈ 20 KB, acks, errors, pings).
 #: A client that keeps asking (resync, ping) without reading is cut off past this.
 MAX_CONTROL_BYTES = 512 * 1024
+RECEIVE_BYTES = 4096
+
+
+EIO_PING = eio_packet.Packet(eio_packet.PING)
 
 
 def ws_frame(payload: str | bytes) -> bytes:
@@ -253,34 +267,72 @@ class WebSocketDriver:
 
     def __init__(self, handler: Callable, server: Any) -> None:
         self.app = handler
-        self.ws: simple_websocket.Server | None = None
+        self.max_message = server.max_http_buffer_size
+        self.sock: Any = None
+        self.conn: WSConnection | None = None
+        self.connected = False
+        self.received: deque = deque()
+        self.partial: list = []
+        self.partial_size = 0
         self.outbox: Outbox | None = None
+        self.writer_retiring = False
 
     def __call__(self, environ: dict, start_response: Callable) -> list:
-        # No permessage-deflate: every viewer gets the very same bytes.
-        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-        self.ws = simple_websocket.Server(
-            environ,
-            thread_class=EngineIOThread,
-            event_class=gevent.event.Event,
-            selector_class=gevent.selectors.DefaultSelector,
-        )
+        self.sock = self._accept(environ)
+        if self.sock is None:
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"not a websocket request"]
         eio_socket = self.app.__self__
-        self.outbox = Outbox(self.ws.sock, self.outboxes, eio_socket.sid)
+        self.outbox = Outbox(self.sock, self.outboxes, eio_socket.sid)
         if not eio_socket.connected:
             # A websocket from the start (no polling to upgrade from): Engine.IO's packets go
             # straight to the outbox, in order, instead of through the queue and its writer.
-            queued, eio_socket.queue = eio_socket.queue, _CloseOnlyQueue()
+            queued = eio_socket.queue
+            eio_socket.queue = _CloseOnlyQueue(self)
             eio_socket.send = self._send_packet_to(eio_socket)
+            eio_socket.schedule_ping = self._schedule_ping_of(eio_socket)
             while not queued.empty():  # the OPEN packet, queued before the upgrade
                 pkt = queued.get_nowait()
                 if pkt is not None:
                     self.outbox.send(ws_frame(pkt.encode()))
+            del queued
         self.outboxes.add(eio_socket.sid, self.outbox)
         try:
             return self.app(self)
         finally:
+            self.connected = False
             self.outbox.close()
+            with contextlib.suppress(OSError):
+                self.sock.close()
+
+    def _accept(self, environ: dict) -> Any:
+        """The websocket handshake (wsproto), answered on a dup of the request's socket.
+
+        No permessage-deflate is offered back: every viewer gets the very same bytes.
+        """
+        wsgi_input = environ.get("wsgi.input")
+        rfile = getattr(wsgi_input, "rfile", wsgi_input)
+        raw = getattr(rfile, "raw", None)
+        sock = getattr(raw, "_sock", None)
+        if sock is None:
+            raise RuntimeError("not gevent's pywsgi: cannot find the connection's socket")
+        lines = [f"GET {environ.get('PATH_INFO', '/')} HTTP/1.1"]
+        for key, value in environ.items():
+            if key.startswith("HTTP_") and key != "HTTP_SEC_WEBSOCKET_EXTENSIONS":
+                lines.append(f"{key[5:].replace('_', '-').title()}: {value}")
+        self.conn = WSConnection(ConnectionType.SERVER)
+        try:
+            self.conn.receive_data(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            event = next(self.conn.events(), None)
+            if not isinstance(event, Request):
+                return None
+            answer = self.conn.send(AcceptConnection())
+        except (RemoteProtocolError, LocalProtocolError):
+            return None
+        sock = sock.dup()  # ours to close; pywsgi closes its own
+        sock.sendall(answer)
+        self.connected = True
+        return sock
 
     def _send_packet_to(self, eio_socket: Any) -> Callable:
         outbox = self.outbox
@@ -293,35 +345,115 @@ class WebSocketDriver:
 
         return send
 
-    def wait(self) -> Any:
-        try:
-            return self.ws.receive()
-        except simple_websocket.ConnectionClosed:
-            return None
+    @staticmethod
+    def _schedule_ping_of(eio_socket: Any) -> Callable:
+        """Engine.IO's next ping on a timer, not a greenlet sleeping 25 s per viewer."""
+        server = eio_socket.server
+
+        def ping() -> None:
+            if not eio_socket.closing and not eio_socket.closed:
+                eio_socket.last_ping = time.time()
+                eio_socket.send(EIO_PING)
+
+        def schedule_ping() -> None:
+            if eio_socket.last_ping:  # only after the previous ping was answered
+                eio_socket.last_ping = None
+                gevent.spawn_later(server.ping_interval, ping)
+
+        return schedule_ping
+
+    def wait(self) -> str | bytes | None:
+        """The next message from the client, or None once the connection is closed.
+
+        Read in the request's own greenlet: no reader greenlet per connection.
+        """
+        while not self.received:
+            if not self.connected:
+                return None
+            try:
+                data = self.sock.recv(RECEIVE_BYTES)
+            except OSError:
+                data = b""
+            if not data:
+                self.connected = False
+                return None
+            try:
+                self.conn.receive_data(data)
+                for event in self.conn.events():
+                    self._on_event(event)
+            except (RemoteProtocolError, LocalProtocolError):
+                self.close()
+        return self.received.popleft()
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, Message):
+            self.partial.append(event.data)
+            self.partial_size += len(event.data)
+            if self.partial_size > self.max_message:
+                self.close(1009)  # message too big
+            elif event.message_finished:
+                joiner = "" if isinstance(event, TextMessage) else b""
+                self.received.append(joiner.join(self.partial))
+                self.partial, self.partial_size = [], 0
+        elif isinstance(event, Ping):
+            with contextlib.suppress(OSError):
+                self.outbox.send(self.conn.send(event.response()))
+        elif isinstance(event, CloseConnection):
+            if self.conn.state is ConnectionState.REMOTE_CLOSING:
+                with contextlib.suppress(OSError, LocalProtocolError):
+                    self.outbox.send(self.conn.send(event.response()))
+            self.connected = False
 
     def send(self, message: str | bytes) -> None:
         self.outbox.send(ws_frame(message))
 
-    def close(self) -> None:
-        if self.ws.connected:
-            self.ws.connected = False
+    def close(self, code: int = 1000) -> None:
+        if self.writer_retiring:  # Engine.IO's writer leaving: nothing is closing
+            self.writer_retiring = False
+            return
+        if self.connected:
+            self.connected = False
             if not self.outbox.closed:
                 with contextlib.suppress(OSError):
-                    self.outbox.send(ws_frame_close())
+                    self.outbox.send(ws_frame_close(code))
             self.outbox.close()
             with contextlib.suppress(OSError):
-                self.ws.sock.shutdown(socket.SHUT_RDWR)
+                self.sock.shutdown(socket.SHUT_RDWR)
 
 
-class _CloseOnlyQueue(gevent.queue.JoinableQueue):
-    """Engine.IO's queue when packets bypass it: only the closing ``None`` ever arrives.
+class _CloseOnlyQueue:
+    """Engine.IO's queue when its packets go straight to the outbox.
 
-    Its writer waits on it with a timeout and closes the websocket when that expires; with
-    nothing else ever queued, that wait must last until the close.
+    Nothing is ever queued, so Engine.IO's writer greenlet (one per viewer, waiting on this
+    queue) is sent away at once: its first ``get`` answers "closed", and the ``close()`` it
+    then calls is ignored. The ``None`` that Engine.IO puts here to stop that writer when the
+    session ends closes the websocket instead.
     """
 
+    def __init__(self, driver: WebSocketDriver) -> None:
+        self.driver = driver
+        self.retired = False
+
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        return super().get(block, None if block else timeout)
+        if not self.retired:
+            self.retired = True
+            self.driver.writer_retiring = True
+            return None
+        raise gevent.queue.Empty
+
+    def put(self, item: Any) -> None:
+        if item is None:
+            self.driver.writer_retiring = False
+            self.driver.close()
+
+    def task_done(self) -> None:
+        pass
+
+    def join(self) -> None:
+        pass
+
+    def empty(self) -> bool:
+        return True
 
 
 def ws_frame_close(code: int = 1000) -> bytes:
