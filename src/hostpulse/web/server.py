@@ -19,6 +19,18 @@ log = logging.getLogger("hostpulse.server")
 
 #: How long a stop waits for open requests before closing them.
 STOP_GRACE_SECONDS = 2.0
+#: Read buffer of a connection. pywsgi's default (8 KiB) stays allocated for a websocket's
+#: whole life, unused after the upgrade request; requests larger than this still work.
+READ_BUFFER_BYTES = 2048
+
+
+class Handler(pywsgi.WSGIHandler):
+    """pywsgi's handler with a smaller read buffer (memory per idle viewer)."""
+
+    def __init__(self, sock, address, server, rfile=None):
+        if rfile is None:
+            rfile = sock.makefile("rb", READ_BUFFER_BYTES)
+        super().__init__(sock, address, server, rfile)
 
 
 def serve(settings: Settings) -> None:
@@ -29,6 +41,7 @@ def serve(settings: Settings) -> None:
         app,
         log=None,  # the AccessLog middleware writes access.log
         error_log=logging.getLogger("hostpulse.wsgi"),
+        handler_class=Handler,
     )
     server.init_socket()  # bind now: a taken port fails here, before sampling starts
 
