@@ -9,6 +9,7 @@ whatever the number of viewers; the transport (web/live.py) sends the same bytes
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hostpulse import metrics
@@ -17,20 +18,37 @@ from hostpulse.sample import Sample
 
 #: Decimal places on the wire, by unit. Finer digits are noise that would defeat the deltas.
 _PLACES = {"%": 1, "": 2, "°C": 1, "rpm": 0, "B": 0, "B/s": 0, "/s": 1}
+#: Bytes and byte rates keep this many significant digits (whole numbers): the page shows at
+#: most three ("426 MiB", "1.2 GB/s"), and a few KiB of memory or disk churn would otherwise
+#: put every byte counter in every delta.
+BYTE_DIGITS = 4
+_SIGNIFICANT = {"B", "B/s"}
+_SIG_FROM = 10**BYTE_DIGITS
+
+
+def _significant(value: float) -> int:
+    if -_SIG_FROM < value < _SIG_FROM:
+        return round(value)
+    places = BYTE_DIGITS - 1 - math.floor(math.log10(abs(value)))
+    return int(round(value, places))
 
 
 class WirePrecision:
     """Rounds values by their key's unit; the unit of each key is worked out once."""
 
     def __init__(self) -> None:
-        self._places: dict[str, int] = {}
+        self._places: dict[str, int | None] = {}
 
     def __call__(self, key: str, value: Value) -> Value:
         if value is None:
             return None
-        places = self._places.get(key)
+        try:
+            places = self._places[key]
+        except KeyError:
+            unit = metrics.unit_of(key)
+            places = self._places[key] = None if unit in _SIGNIFICANT else _PLACES.get(unit, 2)
         if places is None:
-            places = self._places[key] = _PLACES.get(metrics.unit_of(key), 2)
+            return _significant(value)
         if places == 0:
             return round(value)
         return round(value, places)
@@ -90,7 +108,7 @@ class HostFeed:
         return {
             "host": self.host_id,
             "seq": seq,
-            "ts": ts,
+            "ts": None if ts is None else round(ts, 3),  # ms: the digits beyond are noise
             "full": full,
             "values": values,
             "gone": gone,

@@ -52,6 +52,9 @@ def test_wire_precision_by_unit():
     r = WirePrecision()
     assert r("cpu.total", 12.3456) == 12.3
     assert r("mem.used", 1234.7) == 1235
+    assert r("mem.used", 447_049_728.0) == 447_000_000  # 4 significant digits for bytes
+    assert r("net.eth0.rx_bps", 380_066) == 380_100
+    assert r("net.eth0.rx_bps", -12_345) == -12_340
     assert r("net.eth0.rx_bps", 99.5) == 100
     assert r("load.1", 0.12345) == 0.12
     assert r("mem.used", None) is None
