@@ -54,6 +54,7 @@ log = logging.getLogger("hostpulse.fanout")
 #: A client that keeps asking (resync, ping) without reading is cut off past this.
 MAX_CONTROL_BYTES = 512 * 1024
 RECEIVE_BYTES = 4096
+SEND_BUFFER_BYTES = 64 * 1024
 
 
 EIO_PING = eio_packet.Packet(eio_packet.PING)
@@ -330,6 +331,11 @@ class WebSocketDriver:
         except (RemoteProtocolError, LocalProtocolError):
             return None
         sock = sock.dup()  # ours to close; pywsgi closes its own
+        # A fixed send buffer (the kernel doubles it) bounds the kernel memory a stalled viewer
+        # can hold, instead of autotuning up to tcp_wmem's maximum (4 MiB), and lets a stall
+        # show within seconds. A frame a second needs a few hundred bytes of it.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         sock.sendall(answer)
         self.connected = True
         return sock
@@ -352,8 +358,15 @@ class WebSocketDriver:
 
         def ping() -> None:
             if not eio_socket.closing and not eio_socket.closed:
-                eio_socket.last_ping = time.time()
+                eio_socket.last_ping = sent = time.time()
                 eio_socket.send(EIO_PING)
+                gevent.spawn_later(server.ping_timeout + 0.5, check, sent)
+
+        def check(sent: float) -> None:
+            # No pong (a pong clears last_ping): a peer gone silently, whose socket may never
+            # report an error. Engine.IO's own check closes the session.
+            if eio_socket.last_ping == sent and not eio_socket.closed:
+                eio_socket.check_ping_timeout()
 
         def schedule_ping() -> None:
             if eio_socket.last_ping:  # only after the previous ping was answered

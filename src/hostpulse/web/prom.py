@@ -60,5 +60,13 @@ class SampleCollector:
         stalled = CounterMetricFamily(
             "hostpulse_stalled_viewers", "viewers disconnected for not reading their socket"
         )
-        stalled.add_metric([], self.runtime.broadcaster.outboxes.stalled)
-        yield from (ticks, skipped, errors, duration, viewers, stalled)
+        outboxes = self.runtime.broadcaster.outboxes
+        stalled.add_metric([], outboxes.stalled)
+        pending = GaugeMetricFamily(
+            "hostpulse_viewer_pending_bytes",
+            "bytes waiting for the slowest websocket viewer (at most its newest frames)",
+        )
+        pending.add_metric(
+            [], max((o.pending_bytes for o in outboxes.by_eio_sid.values()), default=0)
+        )
+        yield from (ticks, skipped, errors, duration, viewers, stalled, pending)
