@@ -56,7 +56,7 @@ class Backlog:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._items: deque[tuple[int, dict[str, str]]] = deque()
+        self._items: deque[tuple[int, dict[str, str], float]] = deque()
         self._next = 0
         self._lock = threading.Lock()
         self.ready = threading.Event()
@@ -64,14 +64,15 @@ class Backlog:
 
     def put(self, entry: dict[str, str]) -> None:
         with self._lock:
-            self._items.append((self._next, entry))
+            self._items.append((self._next, entry, time.monotonic()))
             self._next += 1
             while len(self._items) > self.limit:
                 self._items.popleft()
                 self.dropped += 1
         self.ready.set()
 
-    def peek(self, count: int) -> list[tuple[int, dict[str, str]]]:
+    def peek(self, count: int) -> list[tuple[int, dict[str, str], float]]:
+        """The oldest ``count`` entries as (number, entry, monotonic time queued)."""
         with self._lock:
             return [self._items[i] for i in range(min(count, len(self._items)))]
 
@@ -213,7 +214,10 @@ class Publisher:
                 },
             )
         batch = self.backlog.peek(BATCH)
-        for _, entry in batch:
+        late = time.monotonic() - 2 * self.interval
+        for _, entry, queued in batch:
+            if queued < late:  # held back by an outage: history, not live (wire.LATE)
+                entry = {**entry, wire.LATE: "1"}
             pipe.xadd(self._stream, entry, maxlen=self.maxlen, approximate=True)
         pipe.zadd(wire.HOSTS, {self.host_id: time.time()})
         pipe.execute()

@@ -225,13 +225,13 @@ class Reader:
         """History from the host's stream, then follow it from its newest entry."""
         entries = client.xrevrange(wire.stream_key(host.id), count=self.maxlen)
         entries.reverse()
-        # A host that was known before a redis restart continues from its last id.
-        self._last_ids[host.id] = "0-0"
+        self._last_ids[host.id] = "0-0"  # an empty stream: read from its first entry
         if entries:
             self._apply(host, entries, live=False)
 
     def _apply(self, host: RemoteHost, entries: list, *, live: bool) -> None:
         newest: Sample | None = None
+        newest_live = False
         for entry_id, fields in entries:
             self._last_ids[host.id] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
             decoded = wire.decode(fields)
@@ -246,8 +246,9 @@ class Reader:
                 continue  # a duplicate from a retried pipeline, or an agent's clock going back
             host.history.add(item)
             newest = item
+            newest_live = not wire.is_late(fields)
             host.sampler.receive(item, live=False)
-        if newest is not None and live:
+        if newest is not None and live and newest_live:
             # Only the newest goes to viewers: a replayed backlog is history, not live.
             host.sampler.stats.ticks -= 1
             host.sampler.receive(newest, live=True)

@@ -22,6 +22,9 @@ from hostpulse.sample import Sample
 
 PREFIX = "hostpulse:"
 HOSTS = PREFIX + "hosts"
+#: Field marking an entry the agent held back (Redis was away): workers put it in history
+#: but do not push it live, so a replayed backlog never floods viewers with old samples.
+LATE = "late"
 MAX_ID_LENGTH = 128
 
 
@@ -48,6 +51,10 @@ def encode_sample(sample: Sample, run: str) -> dict[str, str]:
 
 def encode_facts(facts: dict[str, Any]) -> dict[str, str]:
     return {"t": "f", "d": json.dumps(facts, separators=(",", ":"), default=str)}
+
+
+def is_late(fields: dict) -> bool:
+    return LATE.encode() in fields or LATE in fields
 
 
 def decode(fields: dict) -> tuple[str, Any] | None:
