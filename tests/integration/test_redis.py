@@ -254,3 +254,37 @@ def test_password_and_acl_user(tmp_path):
         worker.stop()
         agent.stop()
         redis.stop()
+
+
+def test_overview_page_and_bookmarkable_host_page(fleet):
+    """The overview shows a card per host; a click opens /host/<id> with that host live."""
+    pytest.importorskip("playwright")
+    from pathlib import Path
+
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = Path("/usr/lib/chromium/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian chromium not installed")
+    _, _, workers, nginx = fleet
+    base = (nginx or workers[0]).url
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(chromium),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"],
+        )
+        page = browser.new_page()
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.goto(base + "/")
+        expect(page.get_by_test_id("ov-card")).to_have_count(3, timeout=15000)
+        page.get_by_test_id("ov-filter").fill("bet")
+        expect(page.locator("[data-testid=ov-card]:visible")).to_have_count(1)
+        page.locator("[data-host=beta]").click()
+        page.wait_for_url("**/host/beta")
+        expect(page.get_by_test_id("host-title")).to_have_text("beta", timeout=10000)
+        expect(page.get_by_test_id("cpu-total")).not_to_have_text("–", timeout=10000)
+        page.reload()
+        expect(page.get_by_test_id("host-title")).to_have_text("beta", timeout=10000)
+        browser.close()
+    assert not errors, errors
