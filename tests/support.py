@@ -121,14 +121,21 @@ class RawViewer:
     It keeps the raw text of every frame, so tests can compare bytes between viewers.
     """
 
-    def __init__(self, base_url: str, namespace: str = "/live", headers: list | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        namespace: str = "/live",
+        headers: list | None = None,
+        auth: dict | None = None,
+    ):
         ws_url = base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
         self.ws = websocket.create_connection(ws_url, timeout=10, header=headers or [])
         opening = self.ws.recv()
         assert opening.startswith("0"), opening
         self.namespace = namespace
         self.frames: list[str] = []
-        self.ws.send(f"40{namespace},")
+        # The namespace connect packet; its payload is the client's `auth` (what it watches).
+        self.ws.send(f"40{namespace}," + (json.dumps(auth) if auth is not None else ""))
 
     def send_event(self, event: str, data=None, ack: int | None = None) -> None:
         ack_id = "" if ack is None else str(ack)

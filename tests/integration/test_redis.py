@@ -6,7 +6,6 @@ worker serves every host; a Redis outage, a stopped agent and a duplicate id are
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -21,20 +20,6 @@ pytestmark = [
 
 HOSTS = ("alpha", "beta", "gamma")
 INTERVAL = 0.5
-
-
-class Viewer(RawViewer):
-    """A raw viewer that chooses what it watches with the connect payload (auth)."""
-
-    def __init__(self, base_url: str, auth: dict):
-        import websocket
-
-        ws_url = base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = websocket.create_connection(ws_url, timeout=10)
-        assert self.ws.recv().startswith("0")
-        self.namespace = "/live"
-        self.frames = []
-        self.ws.send("40/live," + json.dumps(auth))
 
 
 def wait_until(predicate, timeout: float, what: str):
@@ -54,7 +39,7 @@ def statuses(url: str) -> dict:
     return {h["id"]: h["status"] for h in body["hosts"]}
 
 
-def overview_hosts(viewer: Viewer, want: set, timeout: float = 15) -> dict:
+def overview_hosts(viewer: RawViewer, want: set, timeout: float = 15) -> dict:
     """Merge overview events until every wanted host is present; their summaries."""
     seen: dict = {}
     deadline = time.monotonic() + timeout
@@ -101,14 +86,14 @@ def test_every_worker_lists_and_pushes_every_host(fleet):
             assert f'hostpulse_mem_total{{host="{h}"}}' in metrics
     urls = [w.url for w in workers] + ([nginx.url] if nginx else [])
     for url in urls:
-        over = Viewer(url, {"overview": True})
+        over = RawViewer(url, auth={"overview": True})
         try:
             cards = overview_hosts(over, set(HOSTS))
             assert all(c["status"] == "online" and c["cpu"] is not None for c in cards.values())
         finally:
             over.close()
         for h in HOSTS:
-            viewer = Viewer(url, {"host": h})
+            viewer = RawViewer(url, auth={"host": h})
             try:
                 hello, _ = viewer.wait_for("hello")
                 assert hello["host"] == h and hello["sample"] is not None
@@ -121,7 +106,7 @@ def test_every_worker_lists_and_pushes_every_host(fleet):
 
 def test_overview_is_one_message_per_tick(fleet):
     _, _, workers, _ = fleet
-    viewer = Viewer(workers[0].url, {"overview": True})
+    viewer = RawViewer(workers[0].url, auth={"overview": True})
     try:
         first, _ = viewer.wait_for("overview")
         assert first["full"] and set(first["hosts"]) >= set(HOSTS)
@@ -139,7 +124,7 @@ def test_overview_is_one_message_per_tick(fleet):
 
 def test_watch_switches_host(fleet):
     _, _, workers, _ = fleet
-    viewer = Viewer(workers[1].url, {"host": "alpha"})
+    viewer = RawViewer(workers[1].url, auth={"host": "alpha"})
     try:
         assert viewer.wait_for("hello")[0]["host"] == "alpha"
         viewer.send_event("watch", {"host": "gamma"})
@@ -152,7 +137,7 @@ def test_watch_switches_host(fleet):
 
 def test_redis_outage_is_bridged_and_the_gap_stays_a_gap(fleet):
     redis, agents, workers, _ = fleet
-    viewer = Viewer(workers[0].url, {"host": "alpha"})
+    viewer = RawViewer(workers[0].url, auth={"host": "alpha"})
     try:
         viewer.wait_for("hello")
         before, _ = viewer.wait_for("sample")
@@ -200,7 +185,7 @@ def test_stopped_agent_turns_stale_then_offline_and_comes_back(fleet, tmp_path):
     wait_until(lambda: statuses(w.url).get("gamma") == "stale", 10, "gamma stale")
     wait_until(lambda: statuses(w.url).get("gamma") == "offline", 15, "gamma offline")
     assert statuses(workers[1].url)["gamma"] in ("stale", "offline")
-    viewer = Viewer(w.url, {"overview": True})
+    viewer = RawViewer(w.url, auth={"overview": True})
     try:
         cards = overview_hosts(viewer, {"gamma"})
         assert cards["gamma"]["status"] == "offline"
