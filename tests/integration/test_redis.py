@@ -11,12 +11,10 @@ import time
 import pytest
 
 from redis_support import NGINX, REDIS_SERVER, Agent, Nginx, RedisServer
-from support import RawViewer, Server, get_json
+from support import RawViewer, Server, get_json, require
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server not installed"),
-]
+pytestmark = pytest.mark.e2e
+require(None if REDIS_SERVER else "redis-server not installed (apt-get install redis-server)")
 
 HOSTS = ("alpha", "beta", "gamma")
 INTERVAL = 0.5
