@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from redis_support import NGINX, REDIS_SERVER, Agent, Nginx, RedisServer
+from redis_support import NGINX, REDIS_SERVER, Agent, Nginx, RedisServer, make_tls_files
 from support import RawViewer, Server, get_json, require
 
 pytestmark = pytest.mark.e2e
@@ -233,6 +233,29 @@ def test_password_and_acl_user(tmp_path):
         assert refused.process.poll() is None  # keeps sampling, keeps retrying
         assert "nope" not in statuses(worker.url)
         refused.stop()
+    finally:
+        worker.stop()
+        agent.stop()
+        redis.stop()
+
+
+def test_rediss_tls_with_a_verified_certificate(tmp_path):
+    """rediss:// with the CA named in the URL: agents and workers talk TLS only."""
+    tls = make_tls_files(tmp_path / "tls")
+    redis = RedisServer(tmp_path / "redis")
+    redis.extra = [
+        "--tls-port", str(redis.port), "--port", "0",  # TLS only: the plain port is off
+        "--tls-cert-file", str(tls["server.crt"]), "--tls-key-file", str(tls["server.key"]),
+        "--tls-ca-cert-file", str(tls["ca.crt"]), "--tls-auth-clients", "no",
+    ]  # fmt: skip
+    redis.start()
+    url = f"rediss://127.0.0.1:{redis.port}/0?ssl_ca_certs={tls['ca.crt']}&ssl_cert_reqs=required"
+    agent = Agent(tmp_path / "a", url, "tls-host", INTERVAL).start()
+    (tmp_path / "w").mkdir()
+    worker = Server(tmp_path / "w", INTERVAL, args=["--redis", url])
+    try:
+        worker.start()
+        wait_until(lambda: statuses(worker.url).get("tls-host") == "online", 20, "tls host")
     finally:
         worker.stop()
         agent.stop()
