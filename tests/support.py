@@ -43,16 +43,6 @@ CHROMIUM_ARGS = [
 ASSETS = ("socket.io.min.js", "uPlot.iife.min.js", "uPlot.min.css")
 
 
-def require(missing: str | None) -> None:
-    """Skip when a tool the test needs is missing — but never in CI, which installs them all:
-    there a skip would hide a broken set-up, so it is an error."""
-    if not missing:
-        return
-    if os.environ.get("CI"):
-        raise RuntimeError(missing)
-    pytest.skip(missing, allow_module_level=True)
-
-
 def browser_missing() -> str | None:
     if not CHROMIUM.exists():
         return "Debian chromium not installed (apt-get install chromium)"
@@ -169,14 +159,21 @@ class RawViewer:
     It keeps the raw text of every frame, so tests can compare bytes between viewers.
     """
 
-    def __init__(self, base_url: str, namespace: str = "/live", headers: list | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        namespace: str = "/live",
+        headers: list | None = None,
+        auth: dict | None = None,
+    ):
         ws_url = base_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
         self.ws = websocket.create_connection(ws_url, timeout=10, header=headers or [])
         opening = self.ws.recv()
         assert opening.startswith("0"), opening
         self.namespace = namespace
         self.frames: list[str] = []
-        self.ws.send(f"40{namespace},")
+        # The namespace connect packet; its payload is the client's `auth` (what it watches).
+        self.ws.send(f"40{namespace}," + (json.dumps(auth) if auth is not None else ""))
 
     def send_event(self, event: str, data=None, ack: int | None = None) -> None:
         ack_id = "" if ack is None else str(ack)
@@ -422,3 +419,13 @@ http {{
         """(request line, status) of every request in the access log."""
         text = self.access_log.read_text() if self.access_log.exists() else ""
         return [(m.group(1), int(m.group(2))) for m in re.finditer(r'"([^"]*)" (\d{3}) ', text)]
+
+
+def require(missing: str | None) -> None:
+    """Skip a test module whose real component is missing — except in CI, which installs
+    every one of them: there a skip would hide a broken set-up, so it fails instead."""
+    if missing is None:
+        return
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{missing} (CI must install it: see .ci/run)")
+    pytest.skip(missing, allow_module_level=True)

@@ -48,6 +48,14 @@ class Settings:
     host_id: str | None = None
     #: Keep history in memory only (no SQLite file).
     memory_only: bool = False
+    #: Redis URL (redis://, rediss://, unix://): agents publish there, workers read every host.
+    redis: str | None = None
+    #: Samples kept per host in its Redis stream (what a new worker backfills).
+    redis_maxlen: int = 300
+    #: Samples an agent keeps while Redis is unreachable (published in order on reconnect).
+    backlog: int = 3600
+    #: With ``redis``: also sample this machine (published through Redis like any agent).
+    sample_local: bool = False
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -143,6 +151,13 @@ def _bool(raw: Any) -> bool:
     raise ValueError("must be true or false")
 
 
+def _redis_url(raw: Any) -> str:
+    value = str(raw).strip()
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
 def _host_id(raw: Any) -> str:
     value = str(raw).strip()
     if not value or len(value) > 128 or any(c in value for c in "/ \t\n"):
@@ -163,6 +178,10 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "trusted_proxies": (_addresses, "proxies whose X-Forwarded-For is believed"),
     "host_id": (_host_id, "the name this host is shown under (default: hostname)"),
     "memory_only": (_bool, "keep history in memory only, no SQLite file"),
+    "redis": (_redis_url, "Redis URL: many hosts and many workers (default: none, one process)"),
+    "redis_maxlen": (_int_in(10, 100000), "samples kept per host stream in Redis (default 300)"),
+    "backlog": (_int_in(10, 1000000), "samples an agent buffers while Redis is down (3600)"),
+    "sample_local": (_bool, "with redis: also sample this machine (default false)"),
 }
 
 
@@ -221,5 +240,22 @@ def explain(settings: Settings) -> str:
     rows = []
     for f in dataclasses.fields(settings):
         _, help_text = SPECS[f.name]
-        rows.append(f"{f.name:16} = {getattr(settings, f.name)!s:40}  # {help_text}")
+        value = getattr(settings, f.name)
+        if f.name == "redis" and value:
+            value = redact_url(value)
+        rows.append(f"{f.name:16} = {value!s:40}  # {help_text}")
     return "\n".join(rows)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for logs: any password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -1,7 +1,7 @@
 """The dashboard page in a real Chromium against a real `hostpulse serve`.
 
 Needs Debian's chromium (`apt-get install chromium`) and the vendored browser assets
-(`make assets`); skips with a reason when either is missing. The server sends a strict
+(`make assets`); skips with a reason when either is missing (fails in CI). The server sends a strict
 Content-Security-Policy (checked here), so an inline script or style, or an eval, shows up as
 a console error and fails the test. Screenshots go to
 test-artifacts/.

@@ -45,7 +45,8 @@ def _http_error(exc: HTTPException):
 
 @bp.get("/hosts")
 def hosts():
-    return jsonify(hosts=[_summary(host) for host in runtime().hosts.values()])
+    hosts = sorted(runtime().hosts.values(), key=lambda host: host.id)
+    return jsonify(hosts=[_summary(host) for host in hosts])
 
 
 def _summary(host) -> dict[str, Any]:
@@ -56,6 +57,8 @@ def _summary(host) -> dict[str, Any]:
         "status": runtime().status_of(host),
         "last_seen": None if latest is None else latest.ts,
         "interval": host.sampler.interval,
+        # A second agent that tried to publish under this id recently (see docs/REDIS.md).
+        "conflict": getattr(host.sampler, "conflict", None),
     }
 
 
