@@ -11,9 +11,10 @@ from flask_socketio import SocketIO
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from hostpulse import credentials
 from hostpulse.config import Settings
 from hostpulse.local import LocalHost, build_local_host
-from hostpulse.web import api, headers, pages, secret
+from hostpulse.web import api, auth, guard, headers, pages, secret
 from hostpulse.web.access import AccessLog
 from hostpulse.web.clientaddr import ClientAddress
 from hostpulse.web.live import Broadcaster, LiveNamespace
@@ -70,8 +71,11 @@ def create_app(settings: Settings, local: LocalHost | None = None) -> Flask:
         engineio_logger=False,
     )
     client_address = ClientAddress(settings.trusted_proxies)
+    guard.install(socketio, MAX_MESSAGE_BYTES, settings.allowed_origins)
+    store = credentials.Store(settings.resolved_auth_file)
+    access = auth.install(app, store, client_address)
     broadcaster = Broadcaster(socketio, local, settings.full_every)
-    socketio.on_namespace(LiveNamespace(broadcaster, client_address))
+    socketio.on_namespace(LiveNamespace(broadcaster, client_address, access.allow_connect))
     runtime = Runtime(settings, local, broadcaster, hosts={local.id: local})
     app.extensions["hostpulse"] = runtime
     app.register_blueprint(pages.bp)
