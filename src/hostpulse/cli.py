@@ -1,4 +1,4 @@
-"""Command line: ``hostpulse serve | snapshot | config check | passwd | token``.
+"""Command line: ``hostpulse serve | agent | snapshot | config check | passwd | token``.
 
 Nothing is imported at module level beyond the standard library's ``sys`` and ``argparse``:
 ``serve`` must let gevent patch the process before socket or threading are imported.
@@ -25,6 +25,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--interval", help="seconds between samples (0.25 to 60, default 1)")
     serve.add_argument("--data-dir", dest="data_dir", help="history and secret key directory")
     serve.add_argument("--log-dir", dest="log_dir", help="rotating log files directory")
+    serve.add_argument("--redis", help="Redis URL: serve every host published there")
+    serve.add_argument(
+        "--sample-local",
+        dest="sample_local",
+        action="store_const",
+        const="true",
+        help="with --redis: also sample this machine",
+    )
+    serve.add_argument("--host-id", dest="host_id", help="this host's id (default: hostname)")
+
+    agent = sub.add_parser("agent", help="sample this host and publish it to Redis")
+    agent.add_argument("--config", type=Path, help="TOML config file")
+    agent.add_argument("--redis", help="Redis URL (redis://[user:password@]host:port/db)")
+    agent.add_argument("--host-id", dest="host_id", help="this host's id (default: hostname)")
+    agent.add_argument("--interval", help="seconds between samples (0.25 to 60, default 1)")
+    agent.add_argument("--log-dir", dest="log_dir", help="rotating log files directory")
 
     snap = sub.add_parser("snapshot", help="print one sample taken over one interval")
     snap.add_argument("--json", action="store_true", help="host facts and the sample as JSON")
@@ -76,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return _serve(args)
+    if args.command == "agent":
+        return _agent(args)
     if args.command == "snapshot":
         return _snapshot(args)
     if args.command == "config":
@@ -99,7 +117,16 @@ def _load(args: argparse.Namespace, **flags):
 
 
 def _serve(args: argparse.Namespace) -> int:
-    flag_names = ("bind", "port", "interval", "data_dir", "log_dir")
+    flag_names = (
+        "bind",
+        "port",
+        "interval",
+        "data_dir",
+        "log_dir",
+        "redis",
+        "sample_local",
+        "host_id",
+    )
     settings = _load(args, **{name: getattr(args, name) for name in flag_names})
     if settings is None:
         return EXIT_CONFIG
@@ -258,6 +285,24 @@ def _token(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"hostpulse: cannot write {path}: {exc.strerror}", file=sys.stderr)
         return 1
+
+
+def _agent(args: argparse.Namespace) -> int:
+    flag_names = ("redis", "host_id", "interval", "log_dir")
+    settings = _load(args, **{name: getattr(args, name) for name in flag_names})
+    if settings is None:
+        return EXIT_CONFIG
+    if not settings.redis:
+        print("hostpulse: the agent needs --redis URL (or HOSTPULSE_REDIS)", file=sys.stderr)
+        return EXIT_CONFIG
+    from hostpulse import agent, logsetup
+
+    try:
+        logsetup.configure(settings.logging_config, settings.resolved_log_dir, settings.log_level)
+    except (OSError, ValueError) as exc:
+        print(f"hostpulse: setting 'logging_config': {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return agent.run(settings)
 
 
 def _snapshot(args: argparse.Namespace) -> int:

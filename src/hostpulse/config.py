@@ -54,6 +54,14 @@ class Settings:
     auth_file: Path | None = None
     #: Origins besides our own whose pages may open the Socket.IO connection.
     allowed_origins: tuple[str, ...] = ()
+    #: Redis URL (redis://, rediss://, unix://): agents publish there, workers read every host.
+    redis: str | None = None
+    #: Samples kept per host in its Redis stream (what a new worker backfills).
+    redis_maxlen: int = 300
+    #: Samples an agent keeps while Redis is unreachable (published in order on reconnect).
+    backlog: int = 3600
+    #: With ``redis``: also sample this machine (published through Redis like any agent).
+    sample_local: bool = False
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -169,6 +177,13 @@ def _bool(raw: Any) -> bool:
     raise ValueError("must be true or false")
 
 
+def _redis_url(raw: Any) -> str:
+    value = str(raw).strip()
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
 def _host_id(raw: Any) -> str:
     value = str(raw).strip()
     if not value or len(value) > 128 or any(c in value for c in "/ \t\n"):
@@ -191,6 +206,10 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "memory_only": (_bool, "keep history in memory only, no SQLite file"),
     "auth_file": (_path, "password hash and API tokens (default <data_dir>/auth.json)"),
     "allowed_origins": (_origins, "extra origins allowed to open the websocket (default none)"),
+    "redis": (_redis_url, "Redis URL: many hosts and many workers (default: none, one process)"),
+    "redis_maxlen": (_int_in(10, 100000), "samples kept per host stream in Redis (default 300)"),
+    "backlog": (_int_in(10, 1000000), "samples an agent buffers while Redis is down (3600)"),
+    "sample_local": (_bool, "with redis: also sample this machine (default false)"),
 }
 
 
@@ -249,5 +268,22 @@ def explain(settings: Settings) -> str:
     rows = []
     for f in dataclasses.fields(settings):
         _, help_text = SPECS[f.name]
-        rows.append(f"{f.name:16} = {getattr(settings, f.name)!s:40}  # {help_text}")
+        value = getattr(settings, f.name)
+        if f.name == "redis" and value:
+            value = redact_url(value)
+        rows.append(f"{f.name:16} = {value!s:40}  # {help_text}")
     return "\n".join(rows)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for logs: any password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -1,7 +1,7 @@
 """The dashboard page in a real Chromium against a real `hostpulse serve`.
 
 Needs Debian's chromium (`apt-get install chromium`) and the vendored browser assets
-(`make assets`); skips with a reason when either is missing. The server sends a strict
+(`make assets`); skips with a reason when either is missing (fails in CI). The server sends a strict
 Content-Security-Policy (checked here), so an inline script or style, or an eval, shows up as
 a console error and fails the test. Screenshots go to
 test-artifacts/.
@@ -9,7 +9,6 @@ test-artifacts/.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support import Server
+from support import Server, require
 
 pytestmark = pytest.mark.e2e
 
@@ -45,10 +44,7 @@ _MISSING = (
     if not all((VENDOR / name).exists() for name in ASSETS)
     else None
 )
-if _MISSING:
-    if os.environ.get("CI"):  # CI installs both: a skip there would hide a broken set-up
-        raise RuntimeError(_MISSING)
-    pytest.skip(_MISSING, allow_module_level=True)
+require(_MISSING)
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

@@ -54,7 +54,8 @@ def _unrouted(exc: HTTPException):
 
 @bp.get("/hosts")
 def hosts():
-    return jsonify(hosts=[_summary(host) for host in runtime().hosts.values()])
+    hosts = sorted(runtime().hosts.values(), key=lambda host: host.id)
+    return jsonify(hosts=[_summary(host) for host in hosts])
 
 
 def _summary(host) -> dict[str, Any]:
@@ -65,6 +66,8 @@ def _summary(host) -> dict[str, Any]:
         "status": runtime().status_of(host),
         "last_seen": None if latest is None else latest.ts,
         "interval": host.sampler.interval,
+        # A second agent that tried to publish under this id recently (see docs/REDIS.md).
+        "conflict": getattr(host.sampler, "conflict", None),
     }
 
 

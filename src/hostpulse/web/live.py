@@ -1,7 +1,8 @@
 """Socket.IO namespace ``/live``: hello on connect, one encoded ``sample`` per tick for all.
 
-See docs/PROTOCOL.md. The broadcaster is a sampler subscriber: with no viewer connected it
-returns at once, so nothing is built, encoded or sent.
+See docs/PROTOCOL.md. A broadcaster per host is a sampler subscriber: with no viewer of its
+host connected it returns at once, so nothing is built, encoded or sent. Which viewer watches
+which host, and the overview of all hosts, is kept by :mod:`hostpulse.web.fleet`.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from hostpulse.local import LocalHost
 from hostpulse.sample import Sample
 from hostpulse.web.clientaddr import ClientAddress
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 NAMESPACE = "/live"
-VIEWERS = "viewers"
 PANELS = {"processes"}
 HELLO_HISTORY_SECONDS = 300
 #: The series a page charts on first paint; everything else comes from the REST history.
@@ -46,6 +46,9 @@ class Broadcaster:
     def __init__(self, socketio: SocketIO, host: LocalHost, full_every: int) -> None:
         self.socketio = socketio
         self.host = host
+        #: This host's viewers, and those of them watching its processes panel.
+        self.room = f"host:{host.id}"
+        self.processes_room = f"processes:{host.id}"
         self.feed = HostFeed(host.id, full_every)
         self.viewers: set[str] = set()
         self._hello_history: tuple[int, dict] | None = None
@@ -54,16 +57,19 @@ class Broadcaster:
         if not self.viewers:
             return
         payload = self.feed.update(sample)
-        self.socketio.emit("sample", payload, namespace=NAMESPACE, to=VIEWERS)
+        self._emit("sample", payload, self.room)
         table = sample.tables.get("processes")
         if table is not None:
             event = {"host": self.host.id, "seq": sample.seq, "ts": sample.ts, **table}
-            self.socketio.emit("processes", event, namespace=NAMESPACE, to="processes")
+            self._emit("processes", event, self.processes_room)
 
     def on_facts(self, facts: dict[str, Any]) -> None:
         if self.viewers:
-            event = {"host": self.host.id, "facts": facts}
-            self.socketio.emit("host", event, namespace=NAMESPACE, to=VIEWERS)
+            self._emit("host", {"host": self.host.id, "facts": facts}, self.room)
+
+    def _emit(self, event: str, payload: Any, room: str) -> None:
+        # Every worker holds every host and sends to its own viewers: not through the queue.
+        self.socketio.emit(event, payload, namespace=NAMESPACE, to=room, ignore_queue=True)
 
     def hello(self) -> dict[str, Any]:
         latest = self.host.sampler.latest
@@ -93,12 +99,12 @@ class Broadcaster:
 class LiveNamespace(Namespace):
     def __init__(
         self,
-        broadcaster: Broadcaster,
+        fleet,
         client_address: ClientAddress,
         authorize: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__(NAMESPACE)
-        self.broadcaster = broadcaster
+        self.fleet = fleet
         self.client_address = client_address
         self.authorize = authorize
 
@@ -113,14 +119,17 @@ class LiveNamespace(Namespace):
             sid,
             request.args.get("transport", "-"),
         )
-        self.emit("hello", self.broadcaster.hello(), room=sid)
-        join_room(VIEWERS)
-        self.broadcaster.viewers.add(sid)
+        choice = auth if isinstance(auth, dict) else {}
+        if choice.get("overview") is True:
+            self.fleet.watching[sid] = None
+            self.fleet.watch_overview(sid, True)
+            return
+        host = choice.get("host")
+        self.fleet.join(sid, host if isinstance(host, str) else self.fleet.default)
 
     def on_disconnect(self, reason: Any = None) -> None:
         sid = request.sid
-        self.broadcaster.viewers.discard(sid)
-        self.broadcaster.host.sampler.want("processes", sid, False)
+        self.fleet.leave(sid)
         access_log.info(
             '%s - "WEBSOCKET DISCONNECT %s" sid=%s reason=%s',
             self.client_address(request.environ),
@@ -130,7 +139,25 @@ class LiveNamespace(Namespace):
         )
 
     def on_watch(self, data: Any = None) -> None:
-        panels = data.get("panels") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            self._error("watch", "watch takes an object")
+            return
+        sid = request.sid
+        if "host" in data:
+            host = data["host"]
+            if not isinstance(host, str) or not 0 < len(host) <= 128:
+                self._error("watch", "host must be a host id")
+                return
+            self.fleet.join(sid, host)
+        if "overview" in data:
+            if not isinstance(data["overview"], bool):
+                self._error("watch", "overview must be true or false")
+                return
+            self.fleet.watch_overview(sid, data["overview"])
+        if "panels" in data:
+            self._watch_panels(sid, data["panels"])
+
+    def _watch_panels(self, sid: str, panels: Any) -> None:
         if not isinstance(panels, list) or not all(isinstance(p, str) for p in panels):
             self._error("watch", "panels must be a list of strings")
             return
@@ -138,19 +165,25 @@ class LiveNamespace(Namespace):
         if unknown:
             self._error("watch", f"unknown panels: {', '.join(sorted(unknown))}")
             return
-        sid = request.sid
+        broadcaster = self._broadcaster(sid)
+        if broadcaster is None:
+            return
         watching = "processes" in panels
-        self.broadcaster.host.sampler.want("processes", sid, watching)
-        (join_room if watching else leave_room)("processes")
+        broadcaster.host.sampler.want("processes", sid, watching)
+        (join_room if watching else leave_room)(broadcaster.processes_room)
 
     def on_resync(self, data: Any = None) -> None:
-        payload = self.broadcaster.feed.full()
+        broadcaster = self._broadcaster(request.sid)
+        payload = None if broadcaster is None else broadcaster.feed.full()
         if payload is not None:
-            self.emit("sample", payload, room=request.sid)
+            self.fleet._send("sample", payload, request.sid)
 
     def on_ping(self, data: Any = None) -> dict[str, float]:
         return {"ts": time.time()}
 
+    def _broadcaster(self, sid: str) -> Broadcaster | None:
+        return self.fleet.broadcasters.get(self.fleet.watching.get(sid) or "")
+
     def _error(self, event: str, message: str) -> None:
         log.info("bad %r event from %s: %s", event, request.sid, message)
-        self.emit("error", {"event": event, "message": message}, room=request.sid)
+        self.fleet._send("error", {"event": event, "message": message}, request.sid)

@@ -56,5 +56,5 @@ class SampleCollector:
             for name, count in stats.errors.items():
                 errors.add_metric([host.id, name], count)
         viewers = GaugeMetricFamily("hostpulse_viewers", "connected /live viewers")
-        viewers.add_metric([], len(self.runtime.broadcaster.viewers))
+        viewers.add_metric([], self.runtime.fleet.viewer_count())
         yield from (ticks, skipped, errors, duration, viewers)

@@ -40,8 +40,8 @@ def serve(settings: Settings) -> None:
         gevent.signal_handler(signum, stop, signum)
     runtime.start()
     log.info(
-        "hostpulse serving host %s on http://%s:%d/ (interval %gs)",
-        runtime.local.id,
+        "hostpulse serving %s on http://%s:%d/ (interval %gs)",
+        f"host {runtime.local.id}" if runtime.local else "the hosts in redis",
         settings.bind,
         server.server_port,
         settings.interval,
