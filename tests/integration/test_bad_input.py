@@ -33,7 +33,7 @@ def watcher(server):
         ("__init__", {}, "unknown event"),
         ("watch", ["processes"], "payload must be an object"),
         ("watch", "processes", "payload must be an object"),
-        ("watch", {}, "panels must be a list"),
+        ("watch", {"panels": "processes"}, "panels must be a list"),
         ("watch", {"panels": [1, 2]}, "panels must be a list of strings"),
     ],
 )
