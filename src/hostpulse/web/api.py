@@ -43,6 +43,15 @@ def _http_error(exc: HTTPException):
     return jsonify(error=exc.description or exc.name), exc.code
 
 
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _unrouted(exc: HTTPException):
+    """A path under /api/ that matches no route answers JSON too (not Flask's HTML page)."""
+    if request.path.startswith(f"{bp.url_prefix}/"):
+        return jsonify(error=exc.description or exc.name), exc.code
+    return exc.get_response()
+
+
 @bp.get("/hosts")
 def hosts():
     hosts = sorted(runtime().hosts.values(), key=lambda host: host.id)

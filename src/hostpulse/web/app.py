@@ -16,9 +16,10 @@ from flask_socketio import SocketIO
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from hostpulse import credentials
 from hostpulse.config import Settings
 from hostpulse.local import LocalHost, build_local_host
-from hostpulse.web import api, headers, pages, secret
+from hostpulse.web import api, auth, guard, headers, pages, secret
 from hostpulse.web.access import AccessLog
 from hostpulse.web.clientaddr import ClientAddress
 from hostpulse.web.fleet import Fleet, host_status
@@ -92,9 +93,12 @@ def create_app(settings: Settings, local: LocalHost | None = None) -> Flask:
         message_queue=settings.redis,
     )
     client_address = ClientAddress(settings.trusted_proxies)
+    guard.install(socketio, MAX_MESSAGE_BYTES, settings.allowed_origins)
+    store = credentials.Store(settings.resolved_auth_file)
+    access = auth.install(app, store, client_address)
     default = local.id if local else (publisher.host_id if publisher else None)
     fleet = Fleet(socketio, settings.full_every, default=default)
-    socketio.on_namespace(LiveNamespace(fleet, client_address))
+    socketio.on_namespace(LiveNamespace(fleet, client_address, access.allow_connect))
     runtime = Runtime(settings, local, fleet)
     if local is not None:
         runtime.add_host(local)

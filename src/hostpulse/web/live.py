@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import request
-from flask_socketio import Namespace, SocketIO, join_room, leave_room
+from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, join_room, leave_room
 
 from hostpulse.hub import HostFeed
 from hostpulse.local import LocalHost
@@ -96,12 +97,20 @@ class Broadcaster:
 
 
 class LiveNamespace(Namespace):
-    def __init__(self, fleet, client_address: ClientAddress) -> None:
+    def __init__(
+        self,
+        fleet,
+        client_address: ClientAddress,
+        authorize: Callable[[], bool] = lambda: True,
+    ) -> None:
         super().__init__(NAMESPACE)
         self.fleet = fleet
         self.client_address = client_address
+        self.authorize = authorize
 
     def on_connect(self, auth: Any = None) -> None:
+        if not self.authorize():  # web/auth.py: refused at connect time, before any data
+            raise ConnectionRefusedError("authentication required")
         sid = request.sid
         access_log.info(
             '%s - "WEBSOCKET CONNECT %s" sid=%s transport=%s',
