@@ -28,7 +28,7 @@ from typing import Any
 
 import psutil
 
-from hostpulse.collect import Reading
+from hostpulse.collect import Reading, read_text
 from hostpulse.metrics import TOTAL, instance_name, key
 
 log = logging.getLogger("hostpulse.collect")
@@ -55,14 +55,6 @@ def real_filesystems(partitions: Iterable[Any]) -> list[Any]:
 
 def _shorter(a: str, b: str) -> bool:
     return (len(a), a) < (len(b), b)
-
-
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return None
 
 
 class OSThreadCalls:
@@ -139,7 +131,7 @@ class FilesystemCollector:
     def _discover_if_changed(self) -> None:
         # /proc files have no useful mtime; comparing the raw text costs a few µs, while
         # disk_partitions() also reads /proc/filesystems and builds tuples for every line.
-        text = _read_text(self._mounts_path)
+        text = read_text(self._mounts_path)
         self._reads_since_discovery += 1
         if (
             text is not None
