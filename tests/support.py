@@ -1,10 +1,13 @@
-"""Shared test helpers: a real `hostpulse serve` in a subprocess, and a raw websocket viewer."""
+"""Shared test helpers: a real `hostpulse serve` in a subprocess, a raw websocket viewer,
+a real nginx in front of it, and the Chromium page helper of the e2e tier."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +18,42 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import websocket  # websocket-client, brought in by python-socketio[client]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+STATIC = ROOT / "src" / "hostpulse" / "web" / "static"
+VENDOR = STATIC / "vendor"
+DEPLOY = ROOT / "deploy"
+MODULES = DEPLOY / "puppet" / "modules"
+TEMPLATES = MODULES / "hostpulse" / "templates"
+NGINX = Path("/usr/sbin/nginx")
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ASSETS = ("socket.io.min.js", "uPlot.iife.min.js", "uPlot.min.css")
+
+
+def browser_missing() -> str | None:
+    if not CHROMIUM.exists():
+        return "Debian chromium not installed (apt-get install chromium)"
+    if not all((VENDOR / name).exists() for name in ASSETS):
+        return "browser assets missing: run `make assets`"
+    return None
+
+
+def tools_missing(*commands: str) -> str | None:
+    absent = [c for c in commands if shutil.which(c) is None and not Path(c).exists()]
+    return f"not installed: {', '.join(absent)} (see .ci/run)" if absent else None
 
 
 def free_port() -> int:
@@ -130,8 +168,9 @@ class Wire:
     back and whether the frame was an event of our namespace.
     """
 
-    def __init__(self, namespace: str = "/live") -> None:
+    def __init__(self, namespace: str = "/live", auth: dict | None = None) -> None:
         self.namespace = namespace
+        self.auth = auth
         self.event_prefix = f"42{namespace},"
         self.opened = False
 
@@ -141,7 +180,9 @@ class Wire:
             if not frame.startswith("0"):
                 raise ValueError(f"expected an Engine.IO open packet, got {frame[:80]!r}")
             self.opened = True
-            return f"40{self.namespace},", False  # join the namespace
+            # Join the namespace; the connect payload is the client's `auth` (what it watches).
+            auth = json.dumps(self.auth) if self.auth is not None else ""
+            return f"40{self.namespace},{auth}", False
         if frame == "2":
             return "3", False  # Engine.IO ping -> pong
         return None, frame.startswith(self.event_prefix)
@@ -168,13 +209,14 @@ class RawViewer:
         base_url: str,
         namespace: str = "/live",
         headers: list | None = None,
+        auth: dict | None = None,
         sockopt: tuple = (),
     ):
         ws_url = base_url.replace("http", "ws", 1) + SOCKETIO_PATH
         self.ws = websocket.create_connection(
             ws_url, timeout=10, header=headers or [], sockopt=sockopt
         )
-        self.wire = Wire(namespace)
+        self.wire = Wire(namespace, auth)
         self.namespace = namespace
         self.frames: list[str] = []
         reply, _ = self.wire.on_frame(self.ws.recv())
@@ -215,3 +257,221 @@ class RawViewer:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.ws.close()
+
+
+class Page:
+    """A Playwright page with console problems (CSP violations among them) collected."""
+
+    def __init__(
+        self,
+        browser,
+        base_url: str,
+        width: int = 1280,
+        scheme: str = "light",
+        ignore_https_errors: bool = False,
+    ):
+        self.base_url = base_url
+        self.context = browser.new_context(
+            viewport={"width": width, "height": 900},
+            color_scheme=scheme,
+            ignore_https_errors=ignore_https_errors,
+        )
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
+
+    def _console(self, msg) -> None:
+        if msg.type != "error":
+            return
+        self.problems.append(f"console.{msg.type}: {msg.text} @ {(msg.location or {}).get('url')}")
+
+    def open(self) -> None:
+        response = self.page.goto(self.base_url + "/")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        self.wait_state("connected")
+        self.page.wait_for_function(
+            "() => /^[0-9.]+$/.test(document.querySelector('#cpu-total').textContent)",
+            timeout=15000,
+        )
+
+    def wait_state(self, state: str, timeout: float = 15000) -> None:
+        self.page.wait_for_function(
+            "(s) => document.querySelector('#conn-state').dataset.state === s",
+            arg=state,
+            timeout=timeout,
+        )
+
+    def text(self, selector: str) -> str:
+        return self.page.locator(selector).first.text_content() or ""
+
+    def transport(self) -> str:
+        return self.page.evaluate("() => window.hostpulse.live.socket.io.engine.transport.name")
+
+    def seq(self) -> int | None:
+        return self.page.evaluate("() => window.hostpulse.live.seq")
+
+    def wait_ticks(self, n: int, timeout: float = 15.0) -> None:
+        start = self.seq()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.seq()
+            if start is not None and now is not None and now >= start + n:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"fewer than {n} ticks applied in {timeout}s (seq {start})")
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.evaluate("() => window.scrollTo(0, 0)")
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def close(self) -> None:
+        self.context.close()
+
+
+# --- nginx: the shipped site template, rendered by Puppet, in front of a real server ---------
+
+
+def render_epp(template: str, values: dict, tmp: Path) -> str:
+    """Render one of the Puppet module's EPP templates with `puppet epp render`: the very
+    mechanism the module uses, so the tests run exactly what Puppet writes."""
+    values_file = tmp / f"{template}-{os.getpid()}-{time.monotonic_ns()}.yaml"
+    values_file.write_text(json.dumps(values))  # JSON is YAML
+    result = subprocess.run(
+        ["puppet", "epp", "render", "--values_file", str(values_file), str(TEMPLATES / template)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    values_file.unlink()
+    problems = [line for line in result.stderr.splitlines() if "/proc/1/environ" not in line]
+    assert result.returncode == 0 and not problems, result.stderr
+    return result.stdout
+
+
+def nginx_site(tmp: Path, listen: str, upstreams: list[str], **values) -> str:
+    """The nginx site as Puppet writes it, for a test: loopback listen, our static dir."""
+    base = {
+        "server_name": "_",
+        "listen": [listen],
+        "upstreams": upstreams,
+        "static_dir": str(STATIC),
+    }
+    return render_epp("nginx-site.conf.epp", {**base, **values}, tmp)
+
+
+@dataclass
+class Nginx:
+    """Debian's nginx running `site` (an http-context file) with every path in `tmp`.
+
+    The main file is what Debian's nginx.conf provides around a site, plus the absolute
+    pid/log paths and the five temp paths a non-packaged start needs.
+    """
+
+    tmp: Path
+    site: str
+    #: Where a client reaches it (informational, for the tests).
+    url: str = ""
+    process: subprocess.Popen | None = None
+
+    @property
+    def error_log(self) -> Path:
+        return self.tmp / "error.log"
+
+    @property
+    def access_log(self) -> Path:
+        return self.tmp / "access.log"
+
+    def main_conf(self) -> str:
+        t = self.tmp
+        temps = "\n".join(
+            f"    {name}_temp_path {t / name};"
+            for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        return f"""daemon off;
+worker_processes 1;
+pid {t / "nginx.pid"};
+error_log {self.error_log} info;
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    access_log {self.access_log} combined;
+{temps}
+    include {t / "site.conf"};
+}}
+"""
+
+    def write(self) -> Path:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        (self.tmp / "site.conf").write_text(self.site)
+        conf = self.tmp / "nginx.conf"
+        conf.write_text(self.main_conf())
+        return conf
+
+    def check(self) -> subprocess.CompletedProcess:
+        conf = self.write()
+        return subprocess.run(
+            [str(NGINX), "-t", "-q", "-c", str(conf), "-p", str(self.tmp)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    def start(self, wait: float = 10.0) -> Nginx:
+        conf = self.write()
+        pidfile = self.tmp / "nginx.pid"
+        pidfile.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [str(NGINX), "-c", str(conf), "-p", str(self.tmp)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.tmp / "stderr", "ab"),  # noqa: SIM115
+        )
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:  # the pid file is written once it listens
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited: {(self.tmp / 'stderr').read_text()}")
+            if pidfile.exists() and pidfile.read_text().strip():
+                return self
+            time.sleep(0.01)
+        self.stop()
+        raise RuntimeError(f"nginx not started within {wait}s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)  # graceful
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def errors(self) -> list[str]:
+        """Lines of the error log at level error or worse."""
+        if not self.error_log.exists():
+            return []
+        return re.findall(
+            r"^.*\[(?:error|crit|alert|emerg)\].*$", self.error_log.read_text(), re.MULTILINE
+        )
+
+    def statuses(self) -> list[tuple[str, int]]:
+        """(request line, status) of every request in the access log."""
+        text = self.access_log.read_text() if self.access_log.exists() else ""
+        return [(m.group(1), int(m.group(2))) for m in re.finditer(r'"([^"]*)" (\d{3}) ', text)]
+
+
+def require(missing: str | None) -> None:
+    """Skip a test module whose real component is missing — except in CI, which installs
+    every one of them: there a skip would hide a broken set-up, so it fails instead."""
+    if missing is None:
+        return
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{missing} (CI must install it: see .ci/run)")
+    pytest.skip(missing, allow_module_level=True)

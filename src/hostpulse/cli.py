@@ -1,4 +1,4 @@
-"""Command line: ``hostpulse serve | snapshot | config check``.
+"""Command line: ``hostpulse serve | agent | snapshot | config check | passwd | token``.
 
 Nothing is imported at module level beyond the standard library's ``sys`` and ``argparse``:
 ``serve`` must let gevent patch the process before socket or threading are imported.
@@ -25,6 +25,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--interval", help="seconds between samples (0.25 to 60, default 1)")
     serve.add_argument("--data-dir", dest="data_dir", help="history and secret key directory")
     serve.add_argument("--log-dir", dest="log_dir", help="rotating log files directory")
+    serve.add_argument("--redis", help="Redis URL: serve every host published there")
+    serve.add_argument(
+        "--sample-local",
+        dest="sample_local",
+        action="store_const",
+        const="true",
+        help="with --redis: also sample this machine",
+    )
+    serve.add_argument("--host-id", dest="host_id", help="this host's id (default: hostname)")
+
+    agent = sub.add_parser("agent", help="sample this host and publish it to Redis")
+    agent.add_argument("--config", type=Path, help="TOML config file")
+    agent.add_argument("--redis", help="Redis URL (redis://[user:password@]host:port/db)")
+    agent.add_argument("--host-id", dest="host_id", help="this host's id (default: hostname)")
+    agent.add_argument("--interval", help="seconds between samples (0.25 to 60, default 1)")
+    agent.add_argument("--log-dir", dest="log_dir", help="rotating log files directory")
 
     snap = sub.add_parser("snapshot", help="print one sample taken over one interval")
     snap.add_argument("--json", action="store_true", help="host facts and the sample as JSON")
@@ -35,7 +51,30 @@ def build_parser() -> argparse.ArgumentParser:
     check_sub = check.add_subparsers(dest="config_command", required=True)
     check_cmd = check_sub.add_parser("check", help="validate the settings and explain them")
     check_cmd.add_argument("--config", type=Path, help="TOML config file")
+
+    passwd = sub.add_parser(
+        "passwd",
+        help="set the dashboard password (from standard input when it is not a terminal)",
+    )
+    _add_location_flags(passwd)
+    passwd.add_argument("--remove", action="store_true", help="remove the password (no login)")
+
+    token = sub.add_parser("token", help="API tokens for the REST API and /metrics")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a token and print it once")
+    create.add_argument("name", help="a name for the token: letters, digits, . _ -")
+    _add_location_flags(create)
+    listing = token_sub.add_parser("list", help="list token names and creation times")
+    _add_location_flags(listing)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("name")
+    _add_location_flags(revoke)
     return parser
+
+
+def _add_location_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML config file")
+    parser.add_argument("--data-dir", dest="data_dir", help="data directory")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,10 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return _serve(args)
+    if args.command == "agent":
+        return _agent(args)
     if args.command == "snapshot":
         return _snapshot(args)
     if args.command == "config":
         return _config_check(args)
+    if args.command == "passwd":
+        return _passwd(args)
+    if args.command == "token":
+        return _token(args)
     build_parser().print_help()
     return EXIT_CONFIG
 
@@ -75,18 +120,34 @@ def _load(args: argparse.Namespace, **flags):
 
 
 def _serve(args: argparse.Namespace) -> int:
-    flag_names = ("bind", "port", "interval", "data_dir", "log_dir")
+    flag_names = (
+        "bind",
+        "port",
+        "interval",
+        "data_dir",
+        "log_dir",
+        "redis",
+        "sample_local",
+        "host_id",
+    )
     settings = _load(args, **{name: getattr(args, name) for name in flag_names})
     if settings is None:
         return EXIT_CONFIG
-    from hostpulse import logsetup
+    from hostpulse import credentials, logsetup
     from hostpulse.web.server import serve
+
+    try:
+        auth = credentials.load(settings.resolved_auth_file)
+    except credentials.CredentialsError as exc:
+        print(f"hostpulse: setting 'auth_file': {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
     try:
         logsetup.configure(settings.logging_config, settings.resolved_log_dir, settings.log_level)
     except (OSError, ValueError) as exc:
         print(f"hostpulse: setting 'logging_config': {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    _warn_if_exposed(settings, auth.enabled)
     try:
         serve(settings)
     except OSError as exc:
@@ -95,6 +156,156 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _warn_if_exposed(settings, auth_enabled: bool) -> None:
+    """A clear warning when anyone on the network can see this host's dashboard."""
+    import ipaddress
+    import logging
+
+    from hostpulse import credentials
+
+    if auth_enabled:
+        if credentials.loose_permissions(settings.resolved_auth_file):
+            logging.getLogger("hostpulse").warning(
+                "%s is readable by group or others; chmod 600 it", settings.resolved_auth_file
+            )
+        return
+    bind = settings.bind
+    if bind == "localhost" or (
+        bind not in ("0.0.0.0", "::") and ipaddress.ip_address(bind).is_loopback
+    ):
+        return
+    logging.getLogger("hostpulse").warning(
+        "WARNING: listening on %s with no authentication: anyone who can reach this port "
+        "sees this host's processes, command lines and addresses. Set a password with "
+        "`hostpulse passwd`, or bind to 127.0.0.1 behind an authenticating proxy.",
+        bind,
+    )
+
+
+def _credentials_path(args: argparse.Namespace):
+    settings = _load(args, data_dir=getattr(args, "data_dir", None))
+    return None if settings is None else settings.resolved_auth_file
+
+
+def _read_new_password() -> str | None:
+    """From standard input when it is not a terminal (scripts, Puppet); else asked twice."""
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        print("hostpulse: the passwords differ; nothing changed", file=sys.stderr)
+        return None
+    return first
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    from hostpulse import credentials
+
+    path = _credentials_path(args)
+    if path is None:
+        return EXIT_CONFIG
+    try:
+        current = credentials.load(path)
+        if args.remove:
+            current.password = None
+            credentials.save(path, current)
+            print(f"password removed from {path}: the dashboard is open to anyone who reaches it")
+            return 0
+        password = _read_new_password()
+        if password is None:
+            return 1
+        current.password = credentials.hash_password(password)
+        credentials.save(path, current)
+    except credentials.CredentialsError as exc:
+        print(f"hostpulse: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"hostpulse: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"password set in {path}; existing sessions end (a running server sees it at once)")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    import time
+
+    from hostpulse import credentials
+
+    path = _credentials_path(args)
+    if path is None:
+        return EXIT_CONFIG
+    try:
+        current = credentials.load(path)
+        if args.token_command == "list":
+            for name, record in sorted(current.tokens.items()):
+                created = time.strftime(
+                    "%Y-%m-%d %H:%M:%S", time.localtime(record.get("created") or 0)
+                )
+                print(f"{name}\tcreated {created}")
+            return 0
+        name = args.name
+        if args.token_command == "create":
+            if not credentials.TOKEN_NAME.match(name):
+                print("hostpulse: a token name is 1 to 64 of A-Z a-z 0-9 . _ -", file=sys.stderr)
+                return EXIT_CONFIG
+            if name in current.tokens:
+                print(f"hostpulse: a token named {name!r} exists; revoke it first", file=sys.stderr)
+                return 1
+            token = credentials.new_token()
+            current.tokens[name] = {
+                "sha256": credentials.token_digest(token),
+                "created": credentials.now(),
+            }
+            credentials.save(path, current)
+            print(token)
+            print(
+                f"token {name!r} created; it is shown only this once. Send it as "
+                "'Authorization: Bearer <token>'.",
+                file=sys.stderr,
+            )
+            if not current.enabled:
+                print(
+                    "note: no password is set, so the API is open anyway; tokens are "
+                    "required once `hostpulse passwd` sets one.",
+                    file=sys.stderr,
+                )
+            return 0
+        if name not in current.tokens:
+            print(f"hostpulse: no token named {name!r}", file=sys.stderr)
+            return 1
+        del current.tokens[name]
+        credentials.save(path, current)
+        print(f"token {name!r} revoked")
+        return 0
+    except credentials.CredentialsError as exc:
+        print(f"hostpulse: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"hostpulse: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+
+
+def _agent(args: argparse.Namespace) -> int:
+    flag_names = ("redis", "host_id", "interval", "log_dir")
+    settings = _load(args, **{name: getattr(args, name) for name in flag_names})
+    if settings is None:
+        return EXIT_CONFIG
+    if not settings.redis:
+        print("hostpulse: the agent needs --redis URL (or HOSTPULSE_REDIS)", file=sys.stderr)
+        return EXIT_CONFIG
+    from hostpulse import agent, logsetup
+
+    try:
+        logsetup.configure(settings.logging_config, settings.resolved_log_dir, settings.log_level)
+    except (OSError, ValueError) as exc:
+        print(f"hostpulse: setting 'logging_config': {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return agent.run(settings)
 
 
 def _snapshot(args: argparse.Namespace) -> int:

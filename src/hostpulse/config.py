@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "HOSTPULSE_"
 CMDLINE_MODES = ("name", "truncated", "full")
@@ -48,12 +49,29 @@ class Settings:
     host_id: str | None = None
     #: Keep history in memory only (no SQLite file).
     memory_only: bool = False
+    #: Password hash and API tokens (written by ``hostpulse passwd`` / ``hostpulse token``);
+    #: defaults to ``<data_dir>/auth.json``.
+    auth_file: Path | None = None
+    #: Origins besides our own whose pages may open the Socket.IO connection.
+    allowed_origins: tuple[str, ...] = ()
+    #: Redis URL (redis://, rediss://, unix://): agents publish there, workers read every host.
+    redis: str | None = None
+    #: Samples kept per host in its Redis stream (what a new worker backfills).
+    redis_maxlen: int = 300
+    #: Samples an agent keeps while Redis is unreachable (published in order on reconnect).
+    backlog: int = 3600
+    #: With ``redis``: also sample this machine (published through Redis like any agent).
+    sample_local: bool = False
     #: A viewer whose socket has not drained for this many seconds is disconnected.
     stall_timeout: float = 30.0
 
     @property
     def resolved_log_dir(self) -> Path:
         return self.log_dir or self.data_dir / "log"
+
+    @property
+    def resolved_auth_file(self) -> Path:
+        return self.auth_file or self.data_dir / "auth.json"
 
     @property
     def history_path(self) -> Path | None:
@@ -134,6 +152,22 @@ def _addresses(raw: Any) -> tuple[str, ...]:
     return tuple(result)
 
 
+def _origins(raw: Any) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise ValueError("must be a list of origins such as https://dash.example.com")
+    result = []
+    for item in items:
+        text = str(item).strip().rstrip("/")
+        if not text:
+            continue
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ValueError(f"{text!r} is not an origin (scheme://host[:port], no path)")
+        result.append(text)
+    return tuple(result)
+
+
 def _bool(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -143,6 +177,13 @@ def _bool(raw: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError("must be true or false")
+
+
+def _redis_url(raw: Any) -> str:
+    value = str(raw).strip()
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
 
 
 def _host_id(raw: Any) -> str:
@@ -165,6 +206,12 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "trusted_proxies": (_addresses, "proxies whose X-Forwarded-For is believed"),
     "host_id": (_host_id, "the name this host is shown under (default: hostname)"),
     "memory_only": (_bool, "keep history in memory only, no SQLite file"),
+    "auth_file": (_path, "password hash and API tokens (default <data_dir>/auth.json)"),
+    "allowed_origins": (_origins, "extra origins allowed to open the websocket (default none)"),
+    "redis": (_redis_url, "Redis URL: many hosts and many workers (default: none, one process)"),
+    "redis_maxlen": (_int_in(10, 100000), "samples kept per host stream in Redis (default 300)"),
+    "backlog": (_int_in(10, 1000000), "samples an agent buffers while Redis is down (3600)"),
+    "sample_local": (_bool, "with redis: also sample this machine (default false)"),
     "stall_timeout": (
         _float_in(1, 3600),
         "seconds a viewer may leave its socket undrained before it is disconnected (default 30)",
@@ -227,5 +274,22 @@ def explain(settings: Settings) -> str:
     rows = []
     for f in dataclasses.fields(settings):
         _, help_text = SPECS[f.name]
-        rows.append(f"{f.name:16} = {getattr(settings, f.name)!s:40}  # {help_text}")
+        value = getattr(settings, f.name)
+        if f.name == "redis" and value:
+            value = redact_url(value)
+        rows.append(f"{f.name:16} = {value!s:40}  # {help_text}")
     return "\n".join(rows)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for logs: any password replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

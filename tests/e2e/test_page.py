@@ -1,7 +1,7 @@
 """The dashboard page in a real Chromium against a real `hostpulse serve`.
 
 Needs Debian's chromium (`apt-get install chromium`) and the vendored browser assets
-(`make assets`); skips with a reason when either is missing. The server sends a strict
+(`make assets`); skips with a reason when either is missing (fails in CI). The server sends a strict
 Content-Security-Policy (checked here), so an inline script or style, or an eval, shows up as
 a console error and fails the test. Screenshots go to
 test-artifacts/.
@@ -9,117 +9,18 @@ test-artifacts/.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
-from support import Server
+from support import Page, Server, browser_missing, require
 
 pytestmark = pytest.mark.e2e
+require(browser_missing())
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-VENDOR = ROOT / "src" / "hostpulse" / "web" / "static" / "vendor"
-CHROMIUM = Path("/usr/lib/chromium/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NUMBER = re.compile(r"^\d+(\.\d+)?$")
-
-ASSETS = ("socket.io.min.js", "uPlot.iife.min.js", "uPlot.min.css")
-_MISSING = (
-    "Debian chromium not installed (apt-get install chromium)"
-    if not CHROMIUM.exists()
-    else "browser assets missing: run `make assets`"
-    if not all((VENDOR / name).exists() for name in ASSETS)
-    else None
-)
-if _MISSING:
-    if os.environ.get("CI"):  # CI installs both: a skip there would hide a broken set-up
-        raise RuntimeError(_MISSING)
-    pytest.skip(_MISSING, allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Page:
-    """A Playwright page with console problems (CSP violations among them) collected."""
-
-    def __init__(self, browser, base_url: str, width: int = 1280, scheme: str = "light"):
-        self.base_url = base_url
-        self.context = browser.new_context(
-            viewport={"width": width, "height": 900}, color_scheme=scheme
-        )
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
-
-    def _console(self, msg) -> None:
-        if msg.type != "error":
-            return
-        self.problems.append(f"console.{msg.type}: {msg.text} @ {(msg.location or {}).get('url')}")
-
-    def open(self) -> None:
-        response = self.page.goto(self.base_url + "/")
-        assert "script-src 'self'" in response.headers["content-security-policy"]
-        self.wait_state("connected")
-        self.page.wait_for_function(
-            "() => /^[0-9.]+$/.test(document.querySelector('#cpu-total').textContent)",
-            timeout=15000,
-        )
-
-    def wait_state(self, state: str, timeout: float = 15000) -> None:
-        self.page.wait_for_function(
-            "(s) => document.querySelector('#conn-state').dataset.state === s",
-            arg=state,
-            timeout=timeout,
-        )
-
-    def text(self, selector: str) -> str:
-        return self.page.locator(selector).first.text_content() or ""
-
-    def seq(self) -> int | None:
-        return self.page.evaluate("() => window.hostpulse.live.seq")
-
-    def wait_ticks(self, n: int, timeout: float = 15.0) -> None:
-        start = self.seq()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            now = self.seq()
-            if start is not None and now is not None and now >= start + n:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"fewer than {n} ticks applied in {timeout}s (seq {start})")
-
-    def screenshot(self, name: str) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / name
-        self.page.evaluate("() => window.scrollTo(0, 0)")
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture
@@ -131,10 +32,7 @@ def page(browser, server):
 
 def test_live_values_facts_and_transport(page):
     page.open()
-    assert (
-        page.page.evaluate("() => window.hostpulse.live.socket.io.engine.transport.name")
-        == "websocket"
-    )
+    assert page.transport() == "websocket"
     assert page.text("#hostname") == socket.gethostname()
     assert page.text("#conn-state") == "connected"
 

@@ -38,7 +38,7 @@ def test_hello_once_with_facts_sample_and_history(server):
     names = [name for name, _ in events]
     assert names[0] == "hello" and names.count("hello") == 1
     hello = events[0][1]
-    assert hello["protocol"] == 1
+    assert hello["protocol"] == 2
     assert hello["facts"]["hostname"] == socket.gethostname()
     assert hello["sample"]["values"]["mem.total"] > 0
     assert set(hello["history"]["series"]) >= {"cpu.total", "mem.percent"}

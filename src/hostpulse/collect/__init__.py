@@ -34,3 +34,12 @@ class Collector(Protocol):
     name: str
 
     def read(self) -> Reading: ...
+
+
+def read_text(path: str) -> str | None:
+    """A small /proc or /sys file's text, or None when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None

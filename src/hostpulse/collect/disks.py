@@ -7,6 +7,11 @@ tmpfs lives in RAM and already shows in memory. We also skip read-only image typ
 (squashfs: snaps, live media) which are always 100 % full. A device mounted more than once
 (bind mounts) is reported once, at its shortest mount point.
 
+A mount whose statfs hangs (a dead NFS server bind-mounted somewhere, a stuck device) must
+not stall the tick: each statfs runs in a real OS thread (gevent's thread pool when the
+process is monkey-patched) and is waited for at most ``STATFS_TIMEOUT`` seconds. A mount that
+did not answer is left out and not asked again until that call returns.
+
 Which disks: whole disks backed by a device, i.e. names in /sys/block with a ``device``
 entry. That skips partitions (sda1: already inside sda), loop, ram, zram, and device-mapper
 and md devices (their I/O is already counted on the member disks). Where /sys/block does not
@@ -15,6 +20,7 @@ exist (not Linux) every disk psutil reports is kept.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -22,10 +28,14 @@ from typing import Any
 
 import psutil
 
-from hostpulse.collect import Reading
+from hostpulse.collect import Reading, read_text
 from hostpulse.metrics import TOTAL, instance_name, key
 
+log = logging.getLogger("hostpulse.collect")
+
 SKIP_FSTYPES = frozenset({"squashfs"})
+#: Longest wait for one tick's statfs calls (they run in parallel).
+STATFS_TIMEOUT = 0.5
 #: Re-list partitions at least this often even when the mount table text looks unchanged
 #: (or cannot be read, off Linux).
 REDISCOVER_EVERY = 60
@@ -47,12 +57,53 @@ def _shorter(a: str, b: str) -> bool:
     return (len(a), a) < (len(b), b)
 
 
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return None
+class OSThreadCalls:
+    """Run blocking calls in real OS threads and wait for them with a deadline.
+
+    Under gevent's monkey-patching a ``threading.Thread`` is a greenlet: a statfs blocked in
+    the kernel would block the whole process. gevent's thread pool runs real threads.
+    """
+
+    def __init__(self, workers: int = 4) -> None:
+        self._gevent_pool = None
+        try:
+            from gevent import get_hub, monkey
+
+            if monkey.is_module_patched("threading"):
+                self._gevent_pool = get_hub().threadpool
+        except ImportError:  # pragma: no cover - gevent is a dependency
+            pass
+        self._executor = None
+        if self._gevent_pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(workers, thread_name_prefix="hostpulse-statfs")
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Any:
+        if self._gevent_pool is not None:
+            return self._gevent_pool.spawn(function, *args)
+        return self._executor.submit(function, *args)
+
+    @staticmethod
+    def done(handle: Any) -> bool:
+        return handle.ready() if hasattr(handle, "ready") else handle.done()
+
+    def wait(self, handles: Iterable[Any], deadline: float) -> None:
+        for handle in handles:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if hasattr(handle, "ready"):  # gevent AsyncResult
+                handle.wait(remaining)
+            else:
+                from concurrent.futures import wait
+
+                wait([handle], timeout=remaining)
+
+    @staticmethod
+    def result(handle: Any) -> Any:
+        """The call's value; raises what the call raised."""
+        return handle.get(block=False) if hasattr(handle, "ready") else handle.result(0)
 
 
 class FilesystemCollector:
@@ -63,10 +114,16 @@ class FilesystemCollector:
         partitions: Callable[..., list[Any]] = psutil.disk_partitions,
         usage: Callable[[str], Any] = psutil.disk_usage,
         mounts_path: str = "/proc/self/mounts",
+        timeout: float = STATFS_TIMEOUT,
+        calls: OSThreadCalls | None = None,
     ) -> None:
         self._partitions = partitions
         self._usage = usage
         self._mounts_path = mounts_path
+        self._timeout = timeout
+        self._calls = calls
+        #: mount point -> the statfs call that has not returned yet.
+        self.hung: dict[str, Any] = {}
         self._mounts_text: str | None = None
         self._reads_since_discovery = 0
         self._filesystems: list[Any] = []
@@ -74,7 +131,7 @@ class FilesystemCollector:
     def _discover_if_changed(self) -> None:
         # /proc files have no useful mtime; comparing the raw text costs a few µs, while
         # disk_partitions() also reads /proc/filesystems and builds tuples for every line.
-        text = _read_text(self._mounts_path)
+        text = read_text(self._mounts_path)
         self._reads_since_discovery += 1
         if (
             text is not None
@@ -86,14 +143,47 @@ class FilesystemCollector:
         self._mounts_text = text
         self._reads_since_discovery = 0
 
+    def _usages(self) -> dict[str, Any]:
+        """mount point -> usage, or the OSError it raised; hung mounts are absent."""
+        if self._calls is None:
+            self._calls = OSThreadCalls()
+        calls = self._calls
+        for mount, handle in list(self.hung.items()):
+            if calls.done(handle):
+                del self.hung[mount]
+                log.warning("filesystem %s answers statfs again", mount)
+        pending = {
+            part.mountpoint: calls.submit(self._usage, part.mountpoint)
+            for part in self._filesystems
+            if part.mountpoint not in self.hung
+        }
+        calls.wait(pending.values(), time.monotonic() + self._timeout)
+        results: dict[str, Any] = {}
+        for mount, handle in pending.items():
+            if not calls.done(handle):
+                self.hung[mount] = handle
+                log.warning(
+                    "filesystem %s: statfs did not answer in %.1fs; skipped until it does",
+                    mount,
+                    self._timeout,
+                )
+                continue
+            try:
+                results[mount] = calls.result(handle)
+            except OSError as exc:
+                results[mount] = exc
+        return results
+
     def read(self) -> Reading:
         self._discover_if_changed()
+        usages = self._usages()
         values: dict[str, float] = {}
         table: dict[str, dict[str, str]] = {}
         for part in self._filesystems:
-            try:
-                use = self._usage(part.mountpoint)
-            except OSError:  # unmounted since discovery, or not ours to stat
+            use = usages.get(part.mountpoint)
+            if use is None:  # hung: left out for this tick
+                continue
+            if isinstance(use, OSError):  # unmounted since discovery, or not ours to stat
                 self._mounts_text = None
                 continue
             mount = instance_name(part.mountpoint)

@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 
 import hostpulse
+from hostpulse.collect import read_text
 
 FQDN_TIMEOUT = 0.5  # seconds: a slow resolver must not hold up a viewer's first frame
 _FAMILIES = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
@@ -50,17 +51,9 @@ def parse_os_release(text: str) -> dict[str, str]:
     return fields
 
 
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 def os_facts(paths: tuple[str, ...] = ("/etc/os-release", "/usr/lib/os-release")) -> dict:
     for path in paths:
-        text = _read_text(path)
+        text = read_text(path)
         if text is not None:
             rel = parse_os_release(text)
             name = rel.get("NAME") or platform.system()
@@ -119,11 +112,11 @@ def virtualization(cpuinfo: str | None, root: str = "/") -> str | None:
         return "docker"
     if os.path.exists(os.path.join(root, "run/.containerenv")):
         return "podman"
-    cgroup = _read_text(os.path.join(root, "proc/1/cgroup")) or ""
+    cgroup = read_text(os.path.join(root, "proc/1/cgroup")) or ""
     for marker in ("kubepods", "docker", "lxc", "containerd"):
         if marker in cgroup:
             return marker
-    product = (_read_text(os.path.join(root, "sys/class/dmi/id/product_name")) or "").lower()
+    product = (read_text(os.path.join(root, "sys/class/dmi/id/product_name")) or "").lower()
     for marker, hint in _DMI_HINTS.items():
         if marker in product:
             return hint
@@ -134,7 +127,7 @@ def virtualization(cpuinfo: str | None, root: str = "/") -> str | None:
 def read_facts() -> dict[str, Any]:
     """All host facts as a JSON-able dict."""
     hostname = socket.gethostname()
-    cpuinfo = _read_text("/proc/cpuinfo")
+    cpuinfo = read_text("/proc/cpuinfo")
     boot = psutil.boot_time()
     return {
         "hostname": hostname,

@@ -43,9 +43,19 @@ def _http_error(exc: HTTPException):
     return jsonify(error=exc.description or exc.name), exc.code
 
 
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _unrouted(exc: HTTPException):
+    """A path under /api/ that matches no route answers JSON too (not Flask's HTML page)."""
+    if request.path.startswith(f"{bp.url_prefix}/"):
+        return jsonify(error=exc.description or exc.name), exc.code
+    return exc.get_response()
+
+
 @bp.get("/hosts")
 def hosts():
-    return jsonify(hosts=[_summary(host) for host in runtime().hosts.values()])
+    hosts = sorted(runtime().hosts.values(), key=lambda host: host.id)
+    return jsonify(hosts=[_summary(host) for host in hosts])
 
 
 def _summary(host) -> dict[str, Any]:
@@ -56,6 +66,8 @@ def _summary(host) -> dict[str, Any]:
         "status": runtime().status_of(host),
         "last_seen": None if latest is None else latest.ts,
         "interval": host.sampler.interval,
+        # A second agent that tried to publish under this id recently (see docs/REDIS.md).
+        "conflict": getattr(host.sampler, "conflict", None),
     }
 
 

@@ -27,3 +27,13 @@ class ClientAddress:
             if not self._is_trusted(address):
                 return address
         return remote
+
+    def from_trusted_proxy(self, environ: Mapping[str, str]) -> bool:
+        return self._is_trusted(environ.get("REMOTE_ADDR") or "")
+
+    def forwarded_proto(self, environ: Mapping[str, str]) -> str | None:
+        """``X-Forwarded-Proto`` (``http``/``https``) when a trusted proxy sent it, else None."""
+        if not self.from_trusted_proxy(environ):
+            return None
+        proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
+        return proto if proto in ("http", "https") else None

@@ -244,16 +244,16 @@ class Outboxes:
         self.stall_timeout = stall_timeout
         self.by_eio_sid: dict[str, Outbox] = {}
         self.stalled = 0  # connections cut for not reading
-        self.on_change: Callable[[], None] = lambda: None
+        self.version = 0  # changes whenever a connection comes or goes
 
     def add(self, eio_sid: str, outbox: Outbox) -> None:
         self.by_eio_sid[eio_sid] = outbox
-        self.on_change()
+        self.version += 1
 
     def remove(self, outbox: Outbox) -> None:
         if self.by_eio_sid.get(outbox.name) is outbox:
             del self.by_eio_sid[outbox.name]
-            self.on_change()
+            self.version += 1
 
 
 class WebSocketDriver:

@@ -56,17 +56,16 @@ class SampleCollector:
             for name, count in stats.errors.items():
                 errors.add_metric([host.id, name], count)
         viewers = GaugeMetricFamily("hostpulse_viewers", "connected /live viewers")
-        viewers.add_metric([], len(self.runtime.broadcaster.viewers))
+        viewers.add_metric([], self.runtime.fleet.viewer_count())
         stalled = CounterMetricFamily(
             "hostpulse_stalled_viewers", "viewers disconnected for not reading their socket"
         )
-        outboxes = self.runtime.broadcaster.outboxes
+        outboxes = self.runtime.fleet.outboxes
         stalled.add_metric([], outboxes.stalled)
         pending = GaugeMetricFamily(
             "hostpulse_viewer_pending_bytes",
             "bytes waiting for the slowest websocket viewer (at most its newest frames)",
         )
-        pending.add_metric(
-            [], max((o.pending_bytes for o in outboxes.by_eio_sid.values()), default=0)
-        )
+        slowest = max((o.pending_bytes for o in outboxes.by_eio_sid.values()), default=0)
+        pending.add_metric([], slowest)
         yield from (ticks, skipped, errors, duration, viewers, stalled, pending)

@@ -25,12 +25,20 @@ READ_BUFFER_BYTES = 2048
 
 
 class Handler(pywsgi.WSGIHandler):
-    """pywsgi's handler with a smaller read buffer (memory per idle viewer)."""
+    """pywsgi's handler: a smaller read buffer (memory per idle viewer), no keep-alive after
+    a websocket."""
 
     def __init__(self, sock, address, server, rfile=None):
         if rfile is None:
             rfile = sock.makefile("rb", READ_BUFFER_BYTES)
         super().__init__(sock, address, server, rfile)
+
+    def handle_one_response(self):
+        super().handle_one_response()
+        if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            # The websocket is over (web/fanout.py shut the connection down): whatever the
+            # client sent after it is not a next HTTP request to answer.
+            self.close_connection = True
 
 
 def serve(settings: Settings) -> None:
@@ -53,8 +61,8 @@ def serve(settings: Settings) -> None:
         gevent.signal_handler(signum, stop, signum)
     runtime.start()
     log.info(
-        "hostpulse serving host %s on http://%s:%d/ (interval %gs)",
-        runtime.local.id,
+        "hostpulse serving %s on http://%s:%d/ (interval %gs)",
+        f"host {runtime.local.id}" if runtime.local else "the hosts in redis",
         settings.bind,
         server.server_port,
         settings.interval,

@@ -10,7 +10,7 @@ const PING_TIMEOUT_MS = 5000;
 const RESYNC_RETRY_MS = 3000;
 
 export class Live {
-  constructor({ io = window.io, url = "/live", path = "/socket.io" } = {}) {
+  constructor({ io = window.io, url = "/live", path = "/socket.io", host = null } = {}) {
     this.listeners = new Map();
     this.host = null;
     this.facts = {};
@@ -35,6 +35,8 @@ export class Live {
       reconnectionDelayMax: 5000,
       randomizationFactor: 0.3,
       timeout: 8000,
+      // Which host this page shows (protocol 2); sent again on every reconnect.
+      auth: host ? { host } : {},
     });
     this.bind();
   }

@@ -19,7 +19,8 @@ function start() {
     console.error("hostpulse: vendor scripts missing (socket.io-client / uPlot); run `make assets`");
     return;
   }
-  const live = new Live();
+  // A multi-host server names the host in the page (/host/<id>); one host needs no name.
+  const live = new Live({ host: document.body.dataset.fleet ? document.body.dataset.host : null });
   // For tests and debugging: the socket (transport: hostpulse.live.socket.io.engine.transport.name).
   window.hostpulse = { live };
 

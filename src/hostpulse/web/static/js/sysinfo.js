@@ -35,7 +35,7 @@ export function createSysinfo(live) {
     addresses.replaceChildren(...(items.length ? items : [h("li", { class: "muted" }, DASH)]));
     tick();
 
-    const host = f.hostname || live.host;
+    const host = live.host || f.hostname; // the id the host is shown under (default: hostname)
     if (host) {
       setText(el("host-title"), host);
       document.title = `${host} · hostpulse`;

@@ -1,0 +1,218 @@
+"""Fleet benchmark (prints numbers, asserts nothing; stops by itself).
+
+N agents (threads of one process, each its own host id, publishing a real-sized synthetic
+sample every second through the real Publisher) into one loopback redis-server, W
+`serve --redis` workers, V overview viewers (raw websockets, spread over P processes) and a
+few probe viewers of one host. Reports delivery delay from the agent's `ts` to the viewer,
+Redis CPU and memory, worker CPU.
+
+    .venv/bin/python benchmarks/fleet.py --agents 100 --workers 2 --viewers 500 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from hostpulse.remote.publisher import Publisher
+from hostpulse.sample import Sample
+from redis_support import RedisServer
+from support import Server
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def fake_values(i: int) -> dict:
+    values = {f"cpu.core.{c}": random.uniform(0, 100) for c in range(4)}
+    values.update({"cpu.total": random.uniform(0, 100), "mem.percent": random.uniform(20, 80)})
+    values.update({f"fs./m{k}.percent": random.uniform(0, 100) for k in range(4)})
+    values.update({f"fs./m{k}.used": random.uniform(1e9, 1e11) for k in range(4)})
+    values.update({f"net.eth{k}.rx_bps": random.uniform(0, 1e7) for k in range(4)})
+    values.update({f"net.eth{k}.tx_bps": random.uniform(0, 1e7) for k in range(4)})
+    values.update({"net.total.rx_bps": 1e6, "net.total.tx_bps": 5e5, "load.1": 0.5})
+    values.update({f"disk.sd{k}.read_bps": random.uniform(0, 1e7) for k in "abcdefgh"})
+    values.update({f"x.pad{k}": random.uniform(0, 1e3) for k in range(20)})  # ~65 keys
+    return values
+
+
+def agents(url: str, count: int, seconds: float, ready) -> None:
+    pubs = [Publisher(url, f"bench-{i:03d}", interval=1.0, maxlen=300) for i in range(count)]
+    for i, p in enumerate(pubs):
+        p.on_facts({"hostname": f"bench-{i:03d}"})
+        p.start()
+    ready.set()
+    phase = [random.random() for _ in pubs]
+    start = time.time()
+    seq = 0
+    while time.time() - start < seconds:
+        t0 = time.time()
+        for p, ph in sorted(zip(pubs, phase, strict=True), key=lambda x: x[1]):
+            wait = t0 + ph - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            p.on_sample(Sample(seq, time.time(), fake_values(seq)))
+        seq += 1
+        time.sleep(max(0, t0 + 1 - time.time()))
+    for p in pubs:
+        p.stop(1)
+
+
+def viewers(url, count, seconds, auth, event, out, tag, measure=True) -> None:
+    """``count`` viewers in threads; only ``measure`` ones parse frames (load ones drain)."""
+    import websocket
+
+    delays: list[float] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        ws_url = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        try:
+            ws = websocket.create_connection(ws_url, timeout=30, skip_utf8_validation=True)
+            ws.recv()
+            ws.send("40/live," + json.dumps(auth))
+        except Exception:
+            return
+        prefix = f'42/live,["{event}",'
+        end = time.time() + seconds
+        ws.settimeout(5)
+        while time.time() < end:
+            try:
+                frame = ws.recv()
+            except Exception:
+                continue
+            now = time.time()
+            if frame == "2":
+                ws.send("3")
+                continue
+            if not measure or not frame.startswith(prefix):
+                continue
+            payload = json.loads(frame[len("42/live,") :])[1]
+            if event == "overview":
+                if payload.get("full"):
+                    continue
+                got = [now - s["last_seen"] for s in payload["hosts"].values() if s["last_seen"]]
+            else:
+                got = [now - payload["ts"]]
+            with lock:
+                delays.extend(got)
+        ws.close()
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(count)]
+    for t in threads:
+        t.start()
+        time.sleep(0.002)
+    for t in threads:
+        t.join(seconds + 40)
+    out.put((tag, delays))
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--agents", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--viewers", type=int, default=500)
+    ap.add_argument("--procs", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=30)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="hp-fleet-"))
+    redis = RedisServer(tmp / "redis").start()
+    workers = []
+    try:
+        ready = mp.Event()
+        run_for = args.seconds + 25
+        agent_proc = mp.Process(target=agents, args=(redis.url(), args.agents, run_for, ready))
+        agent_proc.start()
+        ready.wait(30)
+        for i in range(args.workers):
+            (tmp / f"w{i}").mkdir()
+            env = {"HOSTPULSE_MEMORY_ONLY": "true", "HOSTPULSE_LOG_LEVEL": "WARNING"}
+            workers.append(
+                Server(tmp / f"w{i}", 1.0, extra_env=env, args=["--redis", redis.url()]).start()
+            )
+        time.sleep(5)  # discovery and backfill
+        out: mp.Queue = mp.Queue()
+        procs = []
+        per = args.viewers // args.procs
+        for i in range(args.procs):
+            url = workers[i % len(workers)].url
+            procs.append(
+                mp.Process(
+                    target=viewers,
+                    args=(url, per, args.seconds, {"overview": True}, "overview", out, "load"),
+                    kwargs={"measure": False},
+                )
+            )
+        # Delay is measured on a few probe viewers in processes of their own (FIELD-NOTES).
+        for w in workers:
+            probe = (w.url, 5, args.seconds, {"overview": True}, "overview", out, "overview")
+            procs.append(mp.Process(target=viewers, args=probe))
+        host_probe = (workers[0].url, 5, args.seconds, {"host": "bench-000"}, "sample", out, "host")
+        procs.append(mp.Process(target=viewers, args=host_probe))
+        for p in procs:
+            p.start()
+        time.sleep(5)  # connect
+        r0 = cpu_seconds(redis.process.pid)
+        w0 = [cpu_seconds(w.process.pid) for w in workers]
+        t0 = time.time()
+        time.sleep(args.seconds - 8)
+        elapsed = time.time() - t0
+        rcpu = (cpu_seconds(redis.process.pid) - r0) / elapsed
+        wcpu = [
+            (cpu_seconds(w.process.pid) - c) / elapsed for w, c in zip(workers, w0, strict=True)
+        ]
+        import redis as redis_py
+
+        info = redis_py.Redis.from_url(redis.url()).info("memory")
+        results = [out.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(10)
+        overview = [d for tag, r in results if tag == "overview" for d in r]
+        probe = [d for tag, r in results if tag == "host" for d in r]
+        print(f"load average at the end: {os.getloadavg()}")
+        print(
+            f"agents {args.agents} at 1 s, workers {args.workers}, overview viewers "
+            f"{per * args.procs} in {args.procs} processes + 5 probes per worker, "
+            f"{args.seconds:.0f} s"
+        )
+        print(
+            f"overview delay agent ts -> viewer: p50 {pct(overview, 50) * 1000:.0f} ms, "
+            f"p99 {pct(overview, 99) * 1000:.0f} ms (n={len(overview)}; includes the 1 s tick)"
+        )
+        print(
+            f"one-host probe viewers (sample event): p50 {pct(probe, 50) * 1000:.0f} ms, "
+            f"p99 {pct(probe, 99) * 1000:.0f} ms (n={len(probe)})"
+        )
+        print(
+            f"redis CPU {rcpu * 100:.1f} % of a core, used_memory "
+            f"{info['used_memory'] / 2**20:.1f} MiB (rss {info['used_memory_rss'] / 2**20:.1f} MiB)"
+        )
+        print("worker CPU " + ", ".join(f"{c * 100:.1f} %" for c in wcpu) + " of a core")
+        agent_proc.join(60)
+    finally:
+        for w in workers:
+            w.stop()
+        redis.stop()
+
+
+if __name__ == "__main__":
+    main()

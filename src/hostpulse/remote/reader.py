@@ -1,0 +1,254 @@
+"""The worker's side: every host's stream, read into per-host objects the web layer serves.
+
+A :class:`RemoteHost` has the same small interface as :class:`hostpulse.local.LocalHost`
+(``id``, ``sampler`` with ``latest``/``facts``/``interval``/``stats``/``subscribe``,
+``history``), so the REST API, ``/metrics`` and the live broadcaster do not care where a
+host's samples come from.
+
+One :class:`Reader` thread (a greenlet under gevent) discovers hosts from the
+``hostpulse:hosts`` set, backfills each new host's history from its stream (the last
+``redis_maxlen`` samples), then follows every stream with one blocking ``XREAD``. Every
+entry goes into history, in order; only the newest sample of a host per read goes to the
+live listeners, so a backlog an agent publishes after an outage fills history without
+flooding viewers. When Redis is unreachable it retries with capped backoff; the hosts stay,
+and turn stale, then offline, as their samples stop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import redis
+
+from hostpulse.config import redact_url
+from hostpulse.history import History
+from hostpulse.remote import wire
+from hostpulse.remote.publisher import BACKOFF_FIRST, BACKOFF_MAX, make_client
+from hostpulse.sample import Sample
+from hostpulse.sampler import SamplerStats
+
+log = logging.getLogger("hostpulse.reader")
+
+DISCOVER_EVERY = 2.0
+BLOCK_MS = 1000
+READ_COUNT = 1000
+#: A conflict an agent reported this recently is shown in the API.
+CONFLICT_SHOWN_FOR = 60.0
+
+
+class RemoteFeed:
+    """The read side of a sampler, fed from Redis instead of collectors."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.latest: Sample | None = None
+        self.facts: dict[str, Any] = {}
+        self.stats = SamplerStats()
+        #: Set when a second agent tried to publish this host id (see the publisher).
+        self.conflict: dict[str, Any] | None = None
+        self._sample_listeners: list[Callable[[Sample], None]] = []
+        self._facts_listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    def subscribe(self, listener: Callable[[Sample], None]) -> Callable[[], None]:
+        self._sample_listeners.append(listener)
+        return lambda: self._sample_listeners.remove(listener)
+
+    def subscribe_facts(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        self._facts_listeners.append(listener)
+        return lambda: self._facts_listeners.remove(listener)
+
+    def want(self, table: str, who: Any, wanted: bool = True) -> None:
+        """On-demand tables (processes) are not collected for remote hosts."""
+
+    def is_wanted(self, table: str) -> bool:
+        return False
+
+    def receive(self, sample: Sample, *, live: bool = True) -> None:
+        self.latest = sample
+        self.stats.ticks += 1
+        self.stats.last_tick_monotonic = time.monotonic()
+        if live:
+            _publish(self._sample_listeners, sample)
+
+    def set_facts(self, facts: dict[str, Any]) -> None:
+        if facts != self.facts:
+            self.facts = facts
+            _publish(self._facts_listeners, facts)
+
+
+def _publish(listeners: list, item: Any) -> None:
+    for listener in list(listeners):
+        try:
+            listener(item)
+        except Exception:
+            log.exception("listener %r failed", listener)
+
+
+@dataclass
+class RemoteHost:
+    id: str
+    sampler: RemoteFeed
+    history: History
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.history.close()
+
+
+class Reader:
+    def __init__(
+        self,
+        url: str,
+        *,
+        maxlen: int = 300,
+        history_dir: Path | None = None,
+        on_new_host: Callable[[RemoteHost], None] = lambda host: None,
+    ) -> None:
+        self.url = url
+        self.maxlen = maxlen
+        self.history_dir = history_dir
+        self.on_new_host = on_new_host
+        self.hosts: dict[str, RemoteHost] = {}
+        self.connected = False
+        self.read_errors = 0
+        self._last_ids: dict[str, str] = {}
+        self._discovered_at = -1e9
+        self._client: redis.Redis | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="hostpulse-reader", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for host in self.hosts.values():
+            host.stop()
+
+    def _loop(self) -> None:
+        delay = BACKOFF_FIRST
+        while not self._stop.is_set():
+            try:
+                self._step()
+                delay = BACKOFF_FIRST
+            except (redis.RedisError, OSError) as exc:
+                if self.connected:
+                    log.warning("redis %s unreachable: %s; retrying", redact_url(self.url), exc)
+                self.connected = False
+                self.read_errors += 1
+                self._client = None
+                self._stop.wait(delay * random.uniform(0.8, 1.2))
+                delay = min(BACKOFF_MAX, delay * 2)
+            except Exception:
+                log.exception("reader step failed")
+                self._stop.wait(BACKOFF_MAX)
+
+    def _step(self) -> None:
+        if self._client is None:
+            client = make_client(self.url)
+            client.ping()
+            self._client = client
+            self.connected = True
+            self._discovered_at = -1e9
+            log.info("reading hosts from redis %s", redact_url(self.url))
+        client = self._client
+        if time.monotonic() - self._discovered_at >= DISCOVER_EVERY:
+            self._discover(client)
+            self._discovered_at = time.monotonic()
+        if not self._last_ids:
+            self._stop.wait(0.5)
+            return
+        streams = {wire.stream_key(h): last for h, last in self._last_ids.items()}
+        answer = client.xread(streams, count=READ_COUNT, block=BLOCK_MS)
+        for key, entries in answer or ():
+            key = key.decode() if isinstance(key, bytes) else key
+            host_id = key[len(wire.stream_key("")) :]
+            if host_id in self.hosts and entries:
+                self._apply(self.hosts[host_id], entries, live=True)
+
+    def _discover(self, client: redis.Redis) -> None:
+        ids = [i.decode() for i in client.zrange(wire.HOSTS, 0, -1)]
+        for host_id in ids:
+            if not wire.valid_id(host_id):
+                continue
+            meta = client.hgetall(wire.host_key(host_id))
+            host = self.hosts.get(host_id)
+            if host is None:
+                host = self._add_host(client, host_id, meta)
+            else:
+                self._apply_meta(host, meta)
+            if host_id not in self._last_ids:
+                self._backfill(client, host)
+
+    def _add_host(self, client: redis.Redis, host_id: str, meta: dict) -> RemoteHost:
+        path = None
+        if self.history_dir is not None:
+            self.history_dir.mkdir(parents=True, exist_ok=True)
+            path = self.history_dir / f"{quote(host_id, safe='')}.sqlite"
+        host = RemoteHost(host_id, RemoteFeed(), History(path))
+        self._apply_meta(host, meta)
+        self.hosts[host_id] = host
+        log.info("host %s discovered", host_id)
+        self.on_new_host(host)
+        return host
+
+    def _apply_meta(self, host: RemoteHost, meta: dict) -> None:
+        try:
+            if b"interval" in meta:
+                host.sampler.interval = float(meta[b"interval"])
+            if b"facts" in meta:
+                host.sampler.set_facts(json.loads(meta[b"facts"]))
+            conflict = json.loads(meta[b"conflict"]) if b"conflict" in meta else None
+        except ValueError:
+            log.warning("host %s: unreadable metadata in redis", host.id)
+            return
+        if conflict and time.time() - float(conflict.get("ts", 0)) < CONFLICT_SHOWN_FOR:
+            host.sampler.conflict = conflict
+        else:
+            host.sampler.conflict = None
+
+    def _backfill(self, client: redis.Redis, host: RemoteHost) -> None:
+        """History from the host's stream, then follow it from its newest entry."""
+        entries = client.xrevrange(wire.stream_key(host.id), count=self.maxlen)
+        entries.reverse()
+        self._last_ids[host.id] = "0-0"  # an empty stream: read from its first entry
+        if entries:
+            self._apply(host, entries, live=False)
+
+    def _apply(self, host: RemoteHost, entries: list, *, live: bool) -> None:
+        newest: Sample | None = None
+        newest_live = False
+        for entry_id, fields in entries:
+            self._last_ids[host.id] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            decoded = wire.decode(fields)
+            if decoded is None:
+                continue
+            kind, item = decoded
+            if kind == "f":
+                host.sampler.set_facts(item)
+                continue
+            latest = newest or host.sampler.latest
+            if latest is not None and item.ts <= latest.ts:
+                continue  # a duplicate from a retried pipeline, or an agent's clock going back
+            host.history.add(item)
+            newest = item
+            newest_live = not wire.is_late(fields)
+            host.sampler.receive(item, live=False)
+        if newest is not None and live and newest_live:
+            # Only the newest goes to viewers: a replayed backlog is history, not live.
+            host.sampler.stats.ticks -= 1
+            host.sampler.receive(newest, live=True)

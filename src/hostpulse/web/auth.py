@@ -1,0 +1,321 @@
+"""Login, sessions, API tokens and login rate limiting (docs/SECURITY.md).
+
+With no password set (``hostpulse passwd``) nothing here refuses anything. With one set:
+
+- the page and every other route need a session (a signed cookie set by ``POST /login``);
+  a browser without one is sent to ``/login``;
+- ``/api/…`` and ``/metrics`` accept a session or ``Authorization: Bearer <token>`` and
+  answer 401 JSON otherwise;
+- the Socket.IO connection is refused in the connect handler (:meth:`Auth.allow_connect`);
+- ``/healthz``, ``/login`` and the static assets stay open (they say nothing about the host).
+
+A session holds a fingerprint of the password record and an expiry, so changing or removing
+the password ends every session. The cookie is HttpOnly, SameSite=Lax, and Secure when the
+request came over TLS (directly, or through a trusted proxy's ``X-Forwarded-Proto``).
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+)
+from flask.sessions import SecureCookieSessionInterface
+
+from hostpulse.credentials import Credentials, Store, password_fingerprint
+from hostpulse.web.clientaddr import ClientAddress
+
+SESSION_COOKIE = "hostpulse_session"
+SESSION_HOURS = 12
+#: Open with a password set: health, the login form and the page's static assets.
+OPEN_ENDPOINTS = frozenset({"pages.healthz", "auth.login_form", "auth.login", "static"})
+#: Paths where a Bearer token is accepted instead of a session.
+TOKEN_PATHS = ("/api/", "/metrics")
+MAX_FAILURES = 5
+FAILURE_WINDOW = 300.0
+#: Concurrent password checks (each scrypt check takes 16 MiB for about 0.2 s).
+MAX_CONCURRENT_CHECKS = 2
+
+log = logging.getLogger("hostpulse.auth")
+access_log = logging.getLogger("hostpulse.access")
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginLimiter:
+    """At most ``max_failures`` failed logins per client in ``window`` seconds.
+
+    IPv6 clients are counted per /64 (one host usually owns the whole /64). The table is
+    bounded: past ``max_clients`` entries the stale ones go, then the oldest.
+    """
+
+    def __init__(
+        self,
+        max_failures: int = MAX_FAILURES,
+        window: float = FAILURE_WINDOW,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self.max_clients = max_clients
+        self._clock = clock
+        self._failures: dict[str, collections.deque[float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(address: str) -> str:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address
+        if isinstance(ip, ipaddress.IPv6Address):
+            if ip.ipv4_mapped is not None:
+                return str(ip.ipv4_mapped)
+            return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        return str(ip)
+
+    def retry_after(self, address: str) -> float:
+        """Seconds until this client may try again; 0 when it may try now."""
+        with self._lock:
+            times = self._failures.get(self._key(address))
+            if times is None or len(times) < self.max_failures:
+                return 0.0
+            wait = self.window - (self._clock() - times[0])
+            return max(wait, 0.0)
+
+    def failed(self, address: str) -> None:
+        key = self._key(address)
+        with self._lock:
+            times = self._failures.pop(key, None) or collections.deque(maxlen=self.max_failures)
+            times.append(self._clock())
+            self._failures[key] = times  # re-inserted: the dict stays in order of last failure
+            if len(self._failures) > self.max_clients:
+                self._prune()
+
+    def succeeded(self, address: str) -> None:
+        with self._lock:
+            self._failures.pop(self._key(address), None)
+
+    def _prune(self) -> None:
+        cutoff = self._clock() - self.window
+        for key in [k for k, t in self._failures.items() if t[-1] < cutoff]:
+            del self._failures[key]
+        while len(self._failures) > self.max_clients:
+            del self._failures[next(iter(self._failures))]
+
+
+class TLSAwareSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with ``Secure`` decided per request."""
+
+    def __init__(self, is_tls: Callable[[], bool]) -> None:
+        self._is_tls = is_tls
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return self._is_tls()
+
+
+class Auth:
+    def __init__(self, store: Store, client_address: ClientAddress) -> None:
+        self.store = store
+        self.client_address = client_address
+        self.limiter = LoginLimiter()
+        self._checks = threading.BoundedSemaphore(MAX_CONCURRENT_CHECKS)
+        self._reported_error: str | None = None
+
+    # --- state -----------------------------------------------------------------------------
+
+    def credentials(self) -> Credentials:
+        credentials = self.store.current()
+        error = self.store.last_error
+        if error and error != self._reported_error:
+            log.error("%s; keeping the credentials read before", error)
+        self._reported_error = error
+        return credentials
+
+    @property
+    def enabled(self) -> bool:
+        return self.credentials().enabled
+
+    def is_tls(self) -> bool:
+        if request.is_secure:
+            return True
+        return self.client_address.forwarded_proto(request.environ) == "https"
+
+    def session_ok(self) -> bool:
+        credentials = self.credentials()
+        if not credentials.enabled:
+            return True
+        fingerprint = session.get("pw")
+        expires = session.get("exp")
+        return (
+            isinstance(fingerprint, str)
+            and fingerprint == password_fingerprint(credentials.password)
+            and isinstance(expires, int | float)
+            and expires > time.time()
+        )
+
+    def bearer_ok(self) -> bool | None:
+        """None without an Authorization header; else whether its token is valid."""
+        header = request.headers.get("Authorization")
+        if header is None:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        return self.credentials().token_name(token.strip()) is not None
+
+    def allow_connect(self) -> bool:
+        """For the Socket.IO connect handler: may this handshake's session connect?"""
+        if self.session_ok():
+            return True
+        access_log.warning(
+            '%s - "WEBSOCKET REFUSED" not logged in', self.client_address(request.environ)
+        )
+        return False
+
+    # --- the hook --------------------------------------------------------------------------
+
+    def before_request(self) -> Any:
+        if not self.enabled or request.endpoint in OPEN_ENDPOINTS:
+            return None
+        if request.path.startswith(TOKEN_PATHS):
+            bearer = self.bearer_ok()
+            if bearer or (bearer is None and self.session_ok()):
+                return None
+            response = jsonify(error="authentication required: log in or send a Bearer token")
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = 'Bearer realm="hostpulse"'
+            return response
+        if self.session_ok():
+            return None
+        return redirect("/login", 303)
+
+    def check_password(self, password: str) -> bool:
+        credentials = self.credentials()
+        with self._checks:
+            return _off_the_loop(credentials.check_password, password)
+
+
+def _off_the_loop(function: Callable[..., bool], *args: Any) -> bool:
+    """Run a CPU-heavy check in a real OS thread when gevent runs the server.
+
+    scrypt releases the GIL; in gevent's thread pool it does not freeze the event loop (the
+    sampler and every viewer) for the 0.2 s it takes.
+    """
+    try:
+        from gevent import get_hub, monkey
+
+        if monkey.is_module_patched("threading"):
+            return get_hub().threadpool.apply(function, args)
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        pass
+    return function(*args)
+
+
+def runtime_auth() -> Auth:
+    return current_app.extensions["hostpulse.auth"]
+
+
+def same_origin_post() -> bool:
+    """False when a browser says the form was posted from another site.
+
+    No Origin (curl, old browsers) or ``null`` (privacy settings) is let through: a forged
+    cross-site login needs the password anyway, and the rate limit holds.
+    """
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return True
+    parts = urlsplit(origin)
+    return f"{parts.scheme}://{parts.netloc}" in {request.host_url.rstrip("/"), _forwarded_url()}
+
+
+def _forwarded_url() -> str:
+    auth = runtime_auth()
+    if not auth.client_address.from_trusted_proxy(request.environ):
+        return request.host_url.rstrip("/")
+    proto = auth.client_address.forwarded_proto(request.environ)
+    host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+    return f"{proto or request.scheme}://{host or request.host}"
+
+
+@bp.get("/login")
+def login_form():
+    auth = runtime_auth()
+    if not auth.enabled or auth.session_ok():
+        return redirect("/", 303)
+    return render_template("login.html", error=None)
+
+
+@bp.post("/login")
+def login():
+    auth = runtime_auth()
+    if not auth.enabled:
+        return redirect("/", 303)
+    client = auth.client_address(request.environ)
+    if not same_origin_post():
+        access_log.warning('%s - "LOGIN REFUSED" cross-origin form', client)
+        return render_template("login.html", error="Please log in from this page."), 403
+    wait = auth.limiter.retry_after(client)
+    if wait > 0:
+        access_log.warning('%s - "LOGIN REFUSED" rate-limited for %.0fs', client, wait)
+        message = f"Too many failed attempts. Try again in {wait:.0f} seconds."
+        response = current_app.make_response((render_template("login.html", error=message), 429))
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    password = request.form.get("password", "")
+    if not auth.check_password(password):
+        auth.limiter.failed(client)
+        access_log.warning('%s - "LOGIN FAILED" wrong password', client)
+        return render_template("login.html", error="Wrong password."), 401
+    auth.limiter.succeeded(client)
+    access_log.info('%s - "LOGIN OK"', client)
+    session.clear()
+    session.permanent = True
+    session["pw"] = password_fingerprint(auth.credentials().password)
+    session["exp"] = time.time() + SESSION_HOURS * 3600
+    return redirect("/", 303)
+
+
+@bp.post("/logout")
+def logout():
+    if not same_origin_post():
+        return jsonify(error="cross-origin logout refused"), 403
+    session.clear()
+    return redirect("/login" if runtime_auth().enabled else "/", 303)
+
+
+def install(app: Flask, store: Store, client_address: ClientAddress) -> Auth:
+    auth = Auth(store, client_address)
+    app.extensions["hostpulse.auth"] = auth
+    app.config.update(
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+    )
+    app.session_interface = TLSAwareSessions(auth.is_tls)
+    app.register_blueprint(bp)
+    app.before_request(auth.before_request)
+
+    @app.context_processor
+    def auth_enabled() -> dict[str, bool]:
+        return {"auth_enabled": auth.enabled}
+
+    return auth

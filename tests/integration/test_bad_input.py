@@ -1,0 +1,127 @@
+"""Bad Socket.IO input on a real server: replies or drops, never a trace, never other viewers."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import websocket
+
+from support import RawViewer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def watcher(server):
+    """A well-behaved viewer that must keep getting samples whatever the others send."""
+    viewer = RawViewer(server.url)
+    viewer.wait_for("hello")
+    yield viewer
+    viewer.wait_for("sample")
+    viewer.close()
+    assert "Traceback" not in server.output()
+
+
+@pytest.mark.parametrize(
+    "event, payload, message",
+    [
+        ("nope", {}, "unknown event"),
+        ("disconnect", {}, "unknown event"),
+        ("connect", {}, "unknown event"),
+        ("__init__", {}, "unknown event"),
+        ("watch", ["processes"], "payload must be an object"),
+        ("watch", "processes", "payload must be an object"),
+        ("watch", {"panels": "processes"}, "panels must be a list"),
+        ("watch", {"panels": [1, 2]}, "panels must be a list of strings"),
+    ],
+)
+def test_bad_events_get_an_error_reply(server, watcher, event, payload, message):
+    viewer = RawViewer(server.url)
+    try:
+        viewer.wait_for("hello")
+        viewer.send_event(event, payload)
+        error, _ = viewer.wait_for("error")
+        assert error["event"] == event and message in error["message"]
+        viewer.frames.clear()
+        viewer.wait_for("sample")  # still connected, still a viewer
+        assert not any('["hello"' in f for f in viewer.frames)
+    finally:
+        viewer.close()
+
+
+def test_events_with_extra_arguments_or_no_name(server, watcher):
+    viewer = RawViewer(server.url)
+    try:
+        viewer.wait_for("hello")
+        viewer.ws.send('42/live,["resync",{},{}]')
+        error, _ = viewer.wait_for("error")
+        assert "at most one payload" in error["message"]
+        viewer.ws.send("42/live,[123]")
+        error, _ = viewer.wait_for("error")
+        assert error["event"] is None
+        viewer.ws.send("42/live,[]")
+        viewer.wait_for("error")
+    finally:
+        viewer.close()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "42/live,{not json",
+        "4",
+        "49",
+        '42/nowhere,["watch",{}]',
+        '451-/live,["watch",{"_placeholder":true,"num":0}]',
+        '461-/live,1[{"_placeholder":true,"num":0}]',
+        "43/live,99[]",
+        "41/live,",
+        "7",
+        "\x00\xff",
+    ],
+)
+def test_garbage_frames_are_dropped(server, watcher, frame):
+    viewer = RawViewer(server.url)
+    try:
+        viewer.wait_for("hello")
+        viewer.ws.send(frame)
+        viewer.ws.send_binary(b"\x04\x00binary")
+        watcher.wait_for("sample")
+    finally:
+        viewer.close()
+
+
+def test_oversized_message_closes_only_that_connection(server, watcher):
+    viewer = RawViewer(server.url)
+    try:
+        viewer.wait_for("hello")
+        started = time.monotonic()
+        viewer.ws.send("42/live," + json.dumps(["watch", {"panels": ["x" * 200_000]}]))
+        with pytest.raises((websocket.WebSocketException, OSError, TimeoutError)):
+            for _ in range(100):
+                viewer.next_frame(timeout=5)
+        assert time.monotonic() - started < 5
+    finally:
+        viewer.close()
+    watcher.wait_for("sample")
+
+
+def test_oversized_polling_post_is_refused(server, watcher):
+    import urllib.request
+
+    from support import http_get
+
+    status, _, body = http_get(server.url + "/socket.io/?EIO=4&transport=polling")
+    sid = json.loads(body[1:])["sid"]
+    data = b"4" + b"x" * 100_000
+    request = urllib.request.Request(
+        server.url + f"/socket.io/?EIO=4&transport=polling&sid={sid}", data=data, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    assert 400 <= status < 500

@@ -1,0 +1,72 @@
+"""The command line as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from support import Server
+
+pytestmark = pytest.mark.integration
+
+
+def hostpulse(*args: str, env: dict | None = None, timeout: float = 30):
+    return subprocess.run(
+        [sys.executable, "-m", "hostpulse", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_snapshot_json_has_facts_and_rates():
+    done = hostpulse("snapshot", "--json", "--interval", "0.5")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["facts"]["hostname"] == socket.gethostname()
+    values = document["sample"]["values"]
+    assert 0 <= values["cpu.total"] <= 100  # taken over one interval: rates are there
+    assert values["net.total.rx_bps"] is not None
+
+
+def test_snapshot_table_and_processes():
+    done = hostpulse("snapshot", "--interval", "0.5", "--processes")
+    assert done.returncode == 0, done.stderr
+    assert socket.gethostname() in done.stdout
+    assert "cpu.total" in done.stdout and "%" in done.stdout
+    assert "top processes by CPU" in done.stdout
+
+
+def test_config_check_explains_and_fails_with_exit_2(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text("port = 9999\n")
+    done = hostpulse("config", "check", "--config", str(good))
+    assert done.returncode == 0 and "9999" in done.stdout and "configuration OK" in done.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text("interval = 0.01\n")
+    done = hostpulse("config", "check", "--config", str(bad))
+    assert done.returncode == 2
+    assert "'interval'" in done.stderr and str(bad) in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_serve_with_a_bad_setting_starts_nothing(tmp_path):
+    done = hostpulse("serve", "--port", "99999", "--data-dir", str(tmp_path / "d"))
+    assert done.returncode == 2
+    assert "'port'" in done.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_serve_on_a_taken_port_says_so(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        srv = Server(tmp_path, port=port)
+        with pytest.raises(RuntimeError, match="cannot listen"):
+            srv.start(wait=10)

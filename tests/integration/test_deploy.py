@@ -1,0 +1,156 @@
+"""deploy/: the Puppet module, the systemd unit, the nginx site and the Vagrantfile, checked by
+the real tools (puppet, puppet-lint, nginx -t, systemd-analyze, vagrant).
+
+What cannot run here (no systemd as PID 1, no VirtualBox) is listed in docs/DEPLOY.md.
+Skips outside CI when a tool is missing; fails in CI (.ci/run installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import DEPLOY, MODULES, NGINX, Nginx, require, tools_missing
+
+pytestmark = pytest.mark.integration
+
+FACTER_NOISE = "/proc/1/environ"
+MANIFESTS = sorted(DEPLOY.glob("puppet/**/*.pp"))
+UNIT = DEPLOY / "systemd" / "hostpulse.service"
+HOSTPULSE_BIN = Path(sys.executable).with_name("hostpulse")
+
+
+def run(*command, cwd=None, timeout=120, env=None) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(c) for c in command],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=env,
+    )
+    result.stderr = "\n".join(
+        line for line in result.stderr.splitlines() if FACTER_NOISE not in line
+    )
+    return result
+
+
+def test_manifests_parse():
+    require(tools_missing("puppet"))
+    assert len(MANIFESTS) >= 2
+    result = run("puppet", "parser", "validate", *MANIFESTS)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_manifests_pass_puppet_lint_with_warnings_as_failures():
+    require(tools_missing("puppet-lint"))
+    result = run("puppet-lint", "--fail-on-warnings", "--relative", *MANIFESTS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shipped_files_are_the_templates_rendered(tmp_path):
+    """deploy/nginx/*.conf and deploy/systemd/hostpulse.service are what the module writes
+    with its defaults; editing a template without re-rendering them fails here."""
+    require(tools_missing("puppet"))
+    result = run(DEPLOY / "render-examples.sh", tmp_path)
+    assert result.returncode == 0, result.stderr
+    for name in ("nginx/hostpulse.conf", "nginx/hostpulse-tls.conf", "systemd/hostpulse.service"):
+        assert (tmp_path / name).read_text() == (DEPLOY / name).read_text(), (
+            f"deploy/{name} is stale: run deploy/render-examples.sh"
+        )
+
+
+def test_shipped_nginx_sites_pass_nginx_t(tmp_path):
+    require(tools_missing(str(NGINX), "openssl"))
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    run(
+        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-subj", "/CN=localhost", "-keyout", key, "-out", cert,
+    ).check_returncode()  # fmt: skip
+    plain = (DEPLOY / "nginx" / "hostpulse.conf").read_text()
+    tls = (
+        (DEPLOY / "nginx" / "hostpulse-tls.conf")
+        .read_text()
+        .replace("/etc/ssl/certs/hostpulse.pem", str(cert))
+        .replace("/etc/ssl/private/hostpulse.key", str(key))
+    )
+    for name, site in (("plain", plain), ("tls", tls)):
+        result = Nginx(tmp_path / name, site).check()
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+
+
+def _verify(unit: Path) -> list[str]:
+    """systemd-analyze verify: its exit code is 0 on unknown keys and bad values (it only
+    warns), so every line it prints about the unit counts as a failure."""
+    result = run("systemd-analyze", "verify", unit)
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    return [f"exit {result.returncode}", *lines] if result.returncode else lines
+
+
+def test_unit_passes_systemd_analyze_verify(tmp_path):
+    require(tools_missing("systemd-analyze"))
+    unit = tmp_path / "hostpulse.service"
+    # verify checks that ExecStart exists: point it at this checkout's hostpulse
+    unit.write_text(
+        UNIT.read_text().replace("/opt/hostpulse/venv/bin/hostpulse", str(HOSTPULSE_BIN))
+    )
+    assert _verify(unit) == []
+    # the check is not vacuous: an unknown key and a bad value are reported
+    bad = tmp_path / "bad.service"
+    bad.write_text(unit.read_text().replace("ProtectHome=read-only", "ProtectHome=maybe\nFoo=1"))
+    assert len(_verify(bad)) == 2
+
+
+def test_unit_hardening_scores_ok(tmp_path):
+    require(tools_missing("systemd-analyze"))
+    result = run("systemd-analyze", "security", "--offline=true", "--no-pager", UNIT)
+    match = re.search(
+        r"Overall exposure level for hostpulse.service: ([\d.]+) (\w+)", result.stdout
+    )
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= 2.5, result.stdout
+
+
+def test_unit_settings():
+    text = UNIT.read_text()
+    for line in (
+        "User=hostpulse",
+        "ExecStart=/opt/hostpulse/venv/bin/hostpulse serve --config /etc/hostpulse/hostpulse.toml",
+        "Restart=on-failure",
+        "KillSignal=SIGTERM",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "ReadWritePaths=/var/lib/hostpulse /var/log/hostpulse",
+    ):
+        assert line in text.splitlines(), line
+
+
+def test_vagrantfile_validates(tmp_path):
+    require(tools_missing("vagrant"))
+    env = {**os.environ, "VAGRANT_HOME": str(tmp_path / "vagrant.d")}
+    result = run("vagrant", "validate", "-p", cwd=DEPLOY, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # and it would notice a missing Puppet manifest directory
+    (tmp_path / "copy").mkdir()
+    shutil.copy(DEPLOY / "Vagrantfile", tmp_path / "copy")
+    result = run("vagrant", "validate", "-p", cwd=tmp_path / "copy", env=env)
+    assert result.returncode != 0
+    assert "manifests" in (result.stdout + result.stderr).lower()
+
+
+def test_install_scripts_are_valid_shell():
+    run("bash", "-n", DEPLOY / "install.sh").check_returncode()
+    run("sh", "-n", DEPLOY / "bootstrap.sh").check_returncode()
+    assert os.access(DEPLOY / "install.sh", os.X_OK)
+    assert os.access(DEPLOY / "bootstrap.sh", os.X_OK)
+
+
+def test_modulepath_layout():
+    assert (MODULES / "hostpulse" / "manifests" / "init.pp").exists()

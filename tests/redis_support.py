@@ -1,0 +1,233 @@
+"""A real redis-server on a loopback port in a temp dir, and `hostpulse agent` processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from support import free_port
+
+REDIS_SERVER = shutil.which("redis-server")
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
+@dataclass
+class RedisServer:
+    tmp: Path
+    port: int = field(default_factory=free_port)
+    extra: list = field(default_factory=list)
+    process: subprocess.Popen | None = None
+
+    def url(self, auth: str = "") -> str:
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        command = [
+            REDIS_SERVER,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.tmp),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            *self.extra,
+        ]  # fmt: skip
+        log = open(self.tmp / "redis.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(5)
+        self.process = None
+
+
+@dataclass
+class Agent:
+    tmp: Path
+    redis_url: str
+    host_id: str
+    interval: float = 0.5
+    extra_env: dict = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    def start(self) -> Agent:
+        env = {**os.environ, **self.extra_env}
+        env.pop("HOSTPULSE_CONFIG", None)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        out = open(self.tmp / f"agent-{self.host_id}.out", "ab")  # noqa: SIM115
+        command = [
+            sys.executable, "-m", "hostpulse", "agent",
+            "--redis", self.redis_url,
+            "--host-id", self.host_id,
+            "--interval", str(self.interval),
+            "--log-dir", str(self.tmp / f"log-{self.host_id}"),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return self
+
+    def output(self) -> str:
+        return (self.tmp / f"agent-{self.host_id}.out").read_text(errors="replace")
+
+    def stop(self) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        code, self.process = self.process.returncode, None
+        return code
+
+
+NGINX_CONF = """
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    upstream hostpulse {{
+        ip_hash;
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://hostpulse;
+            proxy_http_version 1.1;
+            proxy_set_header Host $http_host;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_read_timeout 120s;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Nginx:
+    """A minimal test nginx in front of several workers, sticky by client address."""
+
+    tmp: Path
+    backends: list
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Nginx:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        servers = "\n".join(f"        server 127.0.0.1:{p};" for p in self.backends)
+        conf = self.tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(prefix=self.tmp, servers=servers, port=self.port))
+        self.process = subprocess.Popen(
+            [NGINX, "-c", str(conf), "-p", str(self.tmp), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.tmp / "stderr", "ab"),  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not start: " + (self.tmp / "stderr").read_text())
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+def make_tls_files(folder: Path) -> dict[str, Path]:
+    """A throw-away certificate authority and a server certificate for 127.0.0.1."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {name: folder / name for name in ("ca.key", "ca.crt", "server.key", "server.crt")}
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=hostpulse test CA",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+    )
+    return files
