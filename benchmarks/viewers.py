@@ -7,7 +7,8 @@ tests use. Load viewers are spread over several processes; ~20 probe viewers liv
 of their own and measure the delay from a sample's ``ts`` to its receipt, so that a busy load
 process's own latency is not blamed on the server. ``--stalled 0.05`` makes 5% of the load
 viewers stop reading right after their hello (small SO_RCVBUF, reading paused: a stalled TCP
-peer). Every run stops by itself; asserts nothing.
+peer); they open the processes panel first, so their frames are large. Every run stops by
+itself; asserts nothing.
 
     .venv/bin/python benchmarks/viewers.py                 # N = 1 100 1000 2000 5000, 30 s each
     .venv/bin/python benchmarks/viewers.py --quick         # smoke run: N = 1 100 1000, 5 s
@@ -139,6 +140,9 @@ class Viewer(asyncio.Protocol):
             self.hello_size = len(payload)
             self.hello.set_result(time.time())
             if self.stall:
+                # A stalled browser with the processes panel open: large frames fill the
+                # socket within seconds, so the server's stall timeout is exercised.
+                self.send_text(self.wire.event_frame("watch", {"panels": ["processes"]}))
                 self.transport.pause_reading()
 
     def send_text(self, text: str) -> None:

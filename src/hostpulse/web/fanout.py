@@ -28,7 +28,6 @@ import logging
 import socket
 import struct
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -37,15 +36,8 @@ import gevent.queue
 from engineio import packet as eio_packet
 from gevent.socket import wait_write
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.events import (
-    AcceptConnection,
-    CloseConnection,
-    Message,
-    Ping,
-    Request,
-    TextMessage,
-)
+from wsproto.events import AcceptConnection, Request
+from wsproto.frame_protocol import Frame, FrameProtocol, Opcode, ParseFailed
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 log = logging.getLogger("hostpulse.fanout")
@@ -99,7 +91,7 @@ class Outbox:
         self.registry = registry
         self.name = name
         self.inflight: memoryview | None = None  # a frame partly written: finished first
-        self.control: deque[bytes] = deque()  # Engine.IO's packets, in order
+        self.control: list[bytes] = []  # Engine.IO's packets, in order (a few at most)
         self.control_bytes = 0
         self.latest: dict[str, bytes] = {}  # newest broadcast frame of each kind, not started
         self.blocked_since: float | None = None
@@ -150,7 +142,7 @@ class Outbox:
         if self.inflight is not None:
             return self.inflight
         if self.control:
-            frame = self.control.popleft()
+            frame = self.control.pop(0)
             self.control_bytes -= len(frame)
             return memoryview(frame)
         if self.latest:
@@ -270,11 +262,12 @@ class WebSocketDriver:
         self.app = handler
         self.max_message = server.max_http_buffer_size
         self.sock: Any = None
-        self.conn: WSConnection | None = None
+        self.frames: FrameProtocol | None = None
         self.connected = False
-        self.received: deque = deque()
+        self.received: list = []
         self.partial: list = []
         self.partial_size = 0
+        self.partial_text = True
         self.outbox: Outbox | None = None
         self.writer_retiring = False
 
@@ -321,15 +314,18 @@ class WebSocketDriver:
         for key, value in environ.items():
             if key.startswith("HTTP_") and key != "HTTP_SEC_WEBSOCKET_EXTENSIONS":
                 lines.append(f"{key[5:].replace('_', '-').title()}: {value}")
-        self.conn = WSConnection(ConnectionType.SERVER)
+        handshake = WSConnection(ConnectionType.SERVER)
         try:
-            self.conn.receive_data(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-            event = next(self.conn.events(), None)
+            handshake.receive_data(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            event = next(handshake.events(), None)
             if not isinstance(event, Request):
                 return None
-            answer = self.conn.send(AcceptConnection())
+            answer = handshake.send(AcceptConnection())
         except (RemoteProtocolError, LocalProtocolError):
             return None
+        # From here on only frames: wsproto's frame parser, without the HTTP (h11) state
+        # a WSConnection keeps for the connection's life.
+        self.frames = FrameProtocol(client=False, extensions=[])
         sock = sock.dup()  # ours to close; pywsgi closes its own
         # A fixed send buffer (the kernel doubles it) bounds the kernel memory a stalled viewer
         # can hold, instead of autotuning up to tcp_wmem's maximum (4 MiB), and lets a stall
@@ -391,31 +387,33 @@ class WebSocketDriver:
                 self.connected = False
                 return None
             try:
-                self.conn.receive_data(data)
-                for event in self.conn.events():
-                    self._on_event(event)
-            except (RemoteProtocolError, LocalProtocolError):
-                self.close()
-        return self.received.popleft()
+                self.frames.receive_bytes(data)
+                for frame in self.frames.received_frames():
+                    self._on_frame(frame)
+            except ParseFailed as exc:
+                self.close(exc.code)
+        return self.received.pop(0)
 
-    def _on_event(self, event: Any) -> None:
-        if isinstance(event, Message):
-            self.partial.append(event.data)
-            self.partial_size += len(event.data)
+    def _on_frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY or opcode is Opcode.CONTINUATION:
+            if opcode is not Opcode.CONTINUATION:
+                self.partial_text = opcode is Opcode.TEXT
+            self.partial.append(frame.payload)
+            self.partial_size += len(frame.payload)
             if self.partial_size > self.max_message:
                 self.close(1009)  # message too big
-            elif event.message_finished:
-                joiner = "" if isinstance(event, TextMessage) else b""
+            elif frame.message_finished:
+                joiner = "" if self.partial_text else b""
                 self.received.append(joiner.join(self.partial))
                 self.partial, self.partial_size = [], 0
-        elif isinstance(event, Ping):
+        elif opcode is Opcode.PING:
             with contextlib.suppress(OSError):
-                self.outbox.send(self.conn.send(event.response()))
-        elif isinstance(event, CloseConnection):
-            if self.conn.state is ConnectionState.REMOTE_CLOSING:
-                with contextlib.suppress(OSError, LocalProtocolError):
-                    self.outbox.send(self.conn.send(event.response()))
+                self.outbox.send(bytes((0x8A, len(frame.payload))) + bytes(frame.payload))
+        elif opcode is Opcode.CLOSE and self.connected:  # the client closes first: answer
             self.connected = False
+            with contextlib.suppress(OSError):
+                self.outbox.send(ws_frame_close())
 
     def send(self, message: str | bytes) -> None:
         self.outbox.send(ws_frame(message))
