@@ -149,3 +149,24 @@ def test_viewer_count_on_metrics(server):
         assert viewers and float(viewers[0].split()[1]) >= 1
     finally:
         viewer.close()
+
+
+def test_polling_then_upgrade_keeps_the_ticks_in_order(server):
+    """A client that starts on long-polling and upgrades (Socket.IO's default) gets the same
+    events in order: its session keeps Engine.IO's queue, our outbox writes its frames."""
+    client = socketio.Client(reconnection=False)
+    seqs: list[int] = []
+    hellos: list[dict] = []
+    client.on("hello", hellos.append, namespace="/live")
+    client.on("sample", lambda data: seqs.append(data["seq"]), namespace="/live")
+    client.connect(server.url, namespaces=["/live"], transports=["polling", "websocket"])
+    try:
+        deadline = time.monotonic() + 15
+        while len(seqs) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.transport() == "websocket"
+    finally:
+        client.disconnect()
+    assert len(hellos) == 1 and len(seqs) >= 6
+    assert seqs[0] == hellos[0]["sample"]["seq"] + 1
+    assert seqs == sorted(set(seqs))  # in order, none twice

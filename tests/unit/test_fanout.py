@@ -70,3 +70,19 @@ def test_a_socket_that_stays_full_is_cut_off_after_the_stall_timeout():
     gevent.sleep(1.5)
     assert box.closed and outboxes.stalled == 1 and "v" not in outboxes.by_eio_sid
     assert box.pending_bytes == 0
+
+
+def test_with_no_viewer_nothing_is_built_encoded_or_sent():
+    from types import SimpleNamespace
+
+    from hostpulse.sample import Sample
+    from hostpulse.web.live import Broadcaster
+
+    class Untouchable:
+        def __getattr__(self, name):
+            raise AssertionError(f"sender.{name} used with no viewer")
+
+    broadcaster = Broadcaster(None, SimpleNamespace(id="h"), 60, sender=Untouchable())
+    broadcaster.on_sample(Sample(1, 1.0, {"cpu.total": 1.0}, {"processes": {"count": 1}}))
+    broadcaster.on_facts({"hostname": "h"})
+    assert broadcaster.feed.seq is None  # no delta was even computed

@@ -78,6 +78,7 @@ class Outbox:
         "closed",
         "control",
         "control_bytes",
+        "direct",
         "flusher",
         "inflight",
         "latest",
@@ -97,6 +98,10 @@ class Outbox:
         self.blocked_since: float | None = None
         self.flusher: gevent.Greenlet | None = None
         self.closed = False
+        #: A websocket from the start, whose Engine.IO packets come straight here. A session
+        #: upgraded from long-polling keeps Engine.IO's queue (its frames still end up here):
+        #: events to it take Socket.IO's path, so they stay in order with that queue.
+        self.direct = True
 
     @property
     def pending_bytes(self) -> int:
@@ -278,6 +283,7 @@ class WebSocketDriver:
             return [b"not a websocket request"]
         eio_socket = self.app.__self__
         self.outbox = Outbox(self.sock, self.outboxes, eio_socket.sid)
+        self.outbox.direct = not eio_socket.connected
         if not eio_socket.connected:
             # A websocket from the start (no polling to upgrade from): Engine.IO's packets go
             # straight to the outbox, in order, instead of through the queue and its writer.

@@ -88,7 +88,7 @@ class Sender:
         by_eio = self.outboxes.by_eio_sid
         for sid in sids:
             outbox = by_eio.get(self.eio_sid(sid))
-            if outbox is not None:
+            if outbox is not None and outbox.direct:
                 outboxes.append(outbox)
             else:
                 others.append(sid)
@@ -106,7 +106,7 @@ class Sender:
     def send(self, sid: str, event: str, data: Any, frame: bytes | None = None) -> None:
         """One viewer's own event (hello, resync, error), in order with its broadcasts."""
         outbox = self.outboxes.by_eio_sid.get(self.eio_sid(sid))
-        if outbox is None:
+        if outbox is None or not outbox.direct:
             self.socketio.emit(event, data, namespace=NAMESPACE, to=sid, ignore_queue=True)
             return
         with contextlib.suppress(OSError):
