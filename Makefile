@@ -43,7 +43,7 @@ bench-collect: setup
 bench-history: setup
 	$(BIN)/python benchmarks/history_budget.py
 
-# N = 1 … 5,000 live viewers, 30 s steady each (~10 min); ARGS=--quick for a smoke run.
+# N = 1 … 5,000 live viewers, 30 s steady each (~4 min); ARGS=--quick for a smoke run.
 bench-viewers: setup
 	$(BIN)/python benchmarks/viewers.py $(ARGS)
 
