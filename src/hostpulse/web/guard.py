@@ -77,7 +77,11 @@ class OriginCheck:
 
 
 def _cap_websocket_messages(eio: Any, limit: int) -> None:
-    """Give the websocket reader the cap (Engine.IO only checks after buffering it all)."""
+    """Give the websocket reader the cap (Engine.IO only checks after buffering it all).
+
+    The app then installs web/fanout.py's driver over this one; it applies the same cap
+    (``max_http_buffer_size``) itself, closing with 1009 as soon as a message passes it.
+    """
     base = eio._async["websocket"]
 
     class CappedWebSocket(base):  # type: ignore[misc, valid-type]
