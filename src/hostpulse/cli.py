@@ -203,91 +203,92 @@ def _read_new_password() -> str | None:
     return first
 
 
-def _passwd(args: argparse.Namespace) -> int:
+def _edit_credentials(args: argparse.Namespace, action) -> int:
+    """Load the credentials file, run ``action(path, current)``; one place for its errors."""
     from hostpulse import credentials
 
     path = _credentials_path(args)
     if path is None:
         return EXIT_CONFIG
     try:
-        current = credentials.load(path)
-        if args.remove:
-            current.password = None
-            credentials.save(path, current)
-            print(f"password removed from {path}: the dashboard is open to anyone who reaches it")
-            return 0
-        password = _read_new_password()
-        if password is None:
-            return 1
-        current.password = credentials.hash_password(password)
-        credentials.save(path, current)
+        return action(path, credentials.load(path))
     except credentials.CredentialsError as exc:
         print(f"hostpulse: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except OSError as exc:
         print(f"hostpulse: cannot write {path}: {exc.strerror}", file=sys.stderr)
         return 1
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    return _edit_credentials(args, lambda path, current: _set_password(args, path, current))
+
+
+def _set_password(args: argparse.Namespace, path, current) -> int:
+    from hostpulse import credentials
+
+    if args.remove:
+        current.password = None
+        credentials.save(path, current)
+        print(f"password removed from {path}: the dashboard is open to anyone who reaches it")
+        return 0
+    password = _read_new_password()
+    if password is None:
+        return 1
+    current.password = credentials.hash_password(password)
+    credentials.save(path, current)
     print(f"password set in {path}; existing sessions end (a running server sees it at once)")
     return 0
 
 
 def _token(args: argparse.Namespace) -> int:
+    return _edit_credentials(args, lambda path, current: _edit_tokens(args, path, current))
+
+
+def _edit_tokens(args: argparse.Namespace, path, current) -> int:
     import time
 
     from hostpulse import credentials
 
-    path = _credentials_path(args)
-    if path is None:
-        return EXIT_CONFIG
-    try:
-        current = credentials.load(path)
-        if args.token_command == "list":
-            for name, record in sorted(current.tokens.items()):
-                created = time.strftime(
-                    "%Y-%m-%d %H:%M:%S", time.localtime(record.get("created") or 0)
-                )
-                print(f"{name}\tcreated {created}")
-            return 0
-        name = args.name
-        if args.token_command == "create":
-            if not credentials.TOKEN_NAME.match(name):
-                print("hostpulse: a token name is 1 to 64 of A-Z a-z 0-9 . _ -", file=sys.stderr)
-                return EXIT_CONFIG
-            if name in current.tokens:
-                print(f"hostpulse: a token named {name!r} exists; revoke it first", file=sys.stderr)
-                return 1
-            token = credentials.new_token()
-            current.tokens[name] = {
-                "sha256": credentials.token_digest(token),
-                "created": credentials.now(),
-            }
-            credentials.save(path, current)
-            print(token)
+    if args.token_command == "list":
+        for name, record in sorted(current.tokens.items()):
+            created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.get("created") or 0))
+            print(f"{name}\tcreated {created}")
+        return 0
+    name = args.name
+    if args.token_command == "create":
+        if not credentials.TOKEN_NAME.match(name):
+            print("hostpulse: a token name is 1 to 64 of A-Z a-z 0-9 . _ -", file=sys.stderr)
+            return EXIT_CONFIG
+        if name in current.tokens:
+            print(f"hostpulse: a token named {name!r} exists; revoke it first", file=sys.stderr)
+            return 1
+        token = credentials.new_token()
+        current.tokens[name] = {
+            "sha256": credentials.token_digest(token),
+            "created": credentials.now(),
+        }
+        credentials.save(path, current)
+        print(token)
+        print(
+            f"token {name!r} created; it is shown only this once. Send it as "
+            "'Authorization: Bearer <token>'.",
+            file=sys.stderr,
+        )
+        if not current.enabled:
             print(
-                f"token {name!r} created; it is shown only this once. Send it as "
-                "'Authorization: Bearer <token>'.",
+                "note: no password is set, so the API is open anyway; tokens are "
+                "required once `hostpulse passwd` sets one.",
                 file=sys.stderr,
             )
-            if not current.enabled:
-                print(
-                    "note: no password is set, so the API is open anyway; tokens are "
-                    "required once `hostpulse passwd` sets one.",
-                    file=sys.stderr,
-                )
-            return 0
-        if name not in current.tokens:
-            print(f"hostpulse: no token named {name!r}", file=sys.stderr)
-            return 1
-        del current.tokens[name]
-        credentials.save(path, current)
-        print(f"token {name!r} revoked")
         return 0
-    except credentials.CredentialsError as exc:
-        print(f"hostpulse: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except OSError as exc:
-        print(f"hostpulse: cannot write {path}: {exc.strerror}", file=sys.stderr)
+    if name not in current.tokens:
+        print(f"hostpulse: no token named {name!r}", file=sys.stderr)
         return 1
+    del current.tokens[name]
+    credentials.save(path, current)
+    print(f"token {name!r} revoked")
+    return 0
 
 
 def _agent(args: argparse.Namespace) -> int:
