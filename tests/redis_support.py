@@ -18,6 +18,18 @@ REDIS_SERVER = shutil.which("redis-server")
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 
+def accepts(port: int, timeout: float) -> bool:
+    """Wait until something accepts TCP connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 @dataclass
 class RedisServer:
     tmp: Path
@@ -43,13 +55,8 @@ class RedisServer:
         ]  # fmt: skip
         log = open(self.tmp / "redis.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
+        if accepts(self.port, 10):
+            return self
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
@@ -157,13 +164,8 @@ class Nginx:
             stdout=subprocess.DEVNULL,
             stderr=open(self.tmp / "stderr", "ab"),  # noqa: SIM115
         )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
+        if accepts(self.port, 5):
+            return self
         raise RuntimeError("nginx did not start: " + (self.tmp / "stderr").read_text())
 
     def stop(self) -> None:

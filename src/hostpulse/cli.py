@@ -133,7 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _load(args, **{name: getattr(args, name) for name in flag_names})
     if settings is None:
         return EXIT_CONFIG
-    from hostpulse import credentials, logsetup
+    from hostpulse import credentials
     from hostpulse.web.server import serve
 
     try:
@@ -142,10 +142,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"hostpulse: setting 'auth_file': {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
-    try:
-        logsetup.configure(settings.logging_config, settings.resolved_log_dir, settings.log_level)
-    except (OSError, ValueError) as exc:
-        print(f"hostpulse: setting 'logging_config': {exc}", file=sys.stderr)
+    if not _configure_logging(settings):
         return EXIT_CONFIG
     _warn_if_exposed(settings, auth.enabled)
     try:
@@ -299,14 +296,23 @@ def _agent(args: argparse.Namespace) -> int:
     if not settings.redis:
         print("hostpulse: the agent needs --redis URL (or HOSTPULSE_REDIS)", file=sys.stderr)
         return EXIT_CONFIG
-    from hostpulse import agent, logsetup
+    from hostpulse import agent
+
+    if not _configure_logging(settings):
+        return EXIT_CONFIG
+    return agent.run(settings)
+
+
+def _configure_logging(settings) -> bool:
+    """Logging for a long-running command; False (with a one-line message) when it cannot."""
+    from hostpulse import logsetup
 
     try:
         logsetup.configure(settings.logging_config, settings.resolved_log_dir, settings.log_level)
     except (OSError, ValueError) as exc:
         print(f"hostpulse: setting 'logging_config': {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    return agent.run(settings)
+        return False
+    return True
 
 
 def _snapshot(args: argparse.Namespace) -> int:
