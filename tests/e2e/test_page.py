@@ -15,12 +15,13 @@ import time
 
 import pytest
 
-from support import Page, Server, browser_missing, require
+from support import Page, Server, browser_missing, get_json, require
 
 pytestmark = pytest.mark.e2e
 require(browser_missing())
 
 NUMBER = re.compile(r"^\d+(\.\d+)?$")
+RATE = re.compile(r"^\d+(\.\d+)? (B|KiB|MiB|GiB|TiB|PiB)/s$")
 
 
 @pytest.fixture
@@ -105,3 +106,29 @@ def test_reconnects_after_server_restart(browser, tmp_path):
         assert [m for m in p.problems if "/socket.io/" not in m] == []
     finally:
         p.close()
+
+
+def test_disk_and_network_choosers_follow_the_devices(page, server):
+    """Each chooser offers the host total plus every device of the sample; picking one shows it."""
+    page.open()
+    page.wait_ticks(2)
+    host = page.page.get_attribute("body", "data-host")
+    status, sample = get_json(f"{server.url}/api/v1/hosts/{host}/sample")
+    assert status == 200, sample
+    for family, field in (("disk", "read_bps"), ("net", "rx_bps")):
+        devices = sorted(
+            k[len(family) + 1 : -len(field) - 1]
+            for k in sample["values"]
+            if k.startswith(f"{family}.")
+            and k.endswith(f".{field}")
+            and k != f"{family}.total.{field}"
+        )
+        select = page.page.locator(f"#{family}-select")
+        offered = select.locator("option").evaluate_all("opts => opts.map(o => o.value)")
+        assert offered == ["total", *devices], (family, offered)
+        assert RATE.match(page.text(f"#{family}-{field.removesuffix('_bps')}"))
+        if devices:
+            select.select_option(devices[-1])
+            page.wait_ticks(1)
+            assert RATE.match(page.text(f"#{family}-{field.removesuffix('_bps')}"))
+    assert page.problems == []

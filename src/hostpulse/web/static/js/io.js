@@ -45,9 +45,8 @@ class LocalHistory {
 }
 
 function panel(live, cfg) {
-  const select = document.getElementById(cfg.selectId);
-  const nowA = document.getElementById(cfg.nowIds[0]);
-  const nowB = document.getElementById(cfg.nowIds[1]);
+  const select = document.getElementById(`${cfg.family}-select`);
+  const [nowA, nowB] = cfg.fields.map((f) => document.getElementById(`${cfg.family}-${f.replace(/_bps$/, "")}`));
   const local = new LocalHistory();
   const options = new Map(); // instance -> <option>
   let selected = "total";
@@ -56,7 +55,7 @@ function panel(live, cfg) {
   const keysFor = (inst) => cfg.fields.map((f) => `${cfg.family}.${inst}.${f}`);
   const isMine = (k) => k.startsWith(`${cfg.family}.`) && k.endsWith("_bps");
 
-  const chart = new RollingChart(document.getElementById(cfg.chartId), {
+  const chart = new RollingChart(document.getElementById(`${cfg.family}-chart`), {
     series: cfg.fields.map((f, i) => ({ key: keysFor("total")[i], label: cfg.labels[i], color: cfg.colors[i], fill: i === 0 })),
     maxPoints: MAX_POINTS,
     fmt: rate,
@@ -141,23 +140,9 @@ function panel(live, cfg) {
   });
 }
 
+// Element ids follow the family: `${family}-select`, `${family}-chart`, and one
+// `${family}-${field without _bps}` for each current value (e.g. disk-read, net-rx).
 export function createIo(live) {
-  panel(live, {
-    family: "disk",
-    fields: ["read_bps", "write_bps"],
-    labels: ["Read", "Write"],
-    colors: ["--c-read", "--c-write"],
-    selectId: "disk-select",
-    chartId: "disk-chart",
-    nowIds: ["disk-read", "disk-write"],
-  });
-  panel(live, {
-    family: "net",
-    fields: ["rx_bps", "tx_bps"],
-    labels: ["Receive", "Send"],
-    colors: ["--c-rx", "--c-tx"],
-    selectId: "net-select",
-    chartId: "net-chart",
-    nowIds: ["net-rx", "net-tx"],
-  });
+  panel(live, { family: "disk", fields: ["read_bps", "write_bps"], labels: ["Read", "Write"], colors: ["--c-read", "--c-write"] });
+  panel(live, { family: "net", fields: ["rx_bps", "tx_bps"], labels: ["Receive", "Send"], colors: ["--c-rx", "--c-tx"] });
 }
