@@ -150,7 +150,8 @@ def _check_packets(server: Any) -> None:
         log.info("bad event %.64r from %s on %s: %s", event, sid or eio_sid, namespace, problem)
         if sid is not None and server.manager.is_connected(sid, namespace):
             reply = {"event": event, "message": problem}
-            server.emit("error", reply, to=sid, namespace=namespace)
+            # the sender is on this worker: no round trip through a message queue
+            server.emit("error", reply, to=sid, namespace=namespace, ignore_queue=True)
 
     server._handle_eio_message = checked_message
     server.eio.on("message", checked_message)  # Engine.IO holds the bound method itself
@@ -185,4 +186,5 @@ def _handler_failed(exc: Exception) -> None:
     )
     from flask_socketio import emit
 
-    emit("error", {"event": name, "message": "the server could not handle this event"})
+    message = {"event": name, "message": "the server could not handle this event"}
+    emit("error", message, ignore_queue=True)
