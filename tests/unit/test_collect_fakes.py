@@ -171,23 +171,52 @@ def test_disk_io_none_or_failing_yields_no_keys(tmp_path: Path, result) -> None:
 # --- network ---------------------------------------------------------------------------
 
 
-def test_network_skips_loopback_sums_the_rest_and_survives_a_vanished_interface() -> None:
+def _sys_net(root: Path, physical: list[str], virtual: list[str]) -> str:
+    for nic in physical:
+        (root / nic / "device").mkdir(parents=True)
+    for nic in virtual:
+        (root / nic).mkdir(parents=True)
+    return str(root)
+
+
+def test_network_total_counts_physical_interfaces_once(tmp_path: Path) -> None:
+    """A VLAN, bridge or veth carries traffic the physical NIC also counts: not added twice."""
     nics = {
         "lo": NetIO(999, 999, 9, 9, 0, 0, 0, 0),
         "eth0": NetIO(10, 20, 1, 2, 0, 1, 0, 3),
+        "eth1": NetIO(1, 2, 0, 0, 0, 0, 0, 0),
         "eth0.100": NetIO(5, 6, 1, 1, 0, 0, 0, 0),
+        "br0": NetIO(7, 8, 1, 1, 0, 0, 0, 0),
     }
-    collector = network.NetworkCollector(lambda **kw: dict(nics))
+    sys_net = _sys_net(tmp_path, ["eth0", "eth1"], ["eth0.100", "br0"])
+    collector = network.NetworkCollector(lambda **kw: dict(nics), sys_net)
     reading = collector.read()
     assert reading.counters["net.eth0.100.rx_bps"] == 6
-    assert reading.counters["net.total.rx_bps"] == 26
-    assert reading.counters["net.total.tx_bps"] == 15
+    assert reading.counters["net.br0.tx_bps"] == 7
+    assert reading.counters["net.total.rx_bps"] == 22
+    assert reading.counters["net.total.tx_bps"] == 11
     assert reading.counters["net.total.dropout_ps"] == 3
     assert not any(".lo." in k for k in reading.counters)
-    del nics["eth0.100"]
+    nics["veth9"] = NetIO(100, 100, 1, 1, 0, 0, 0, 0)  # a container started: total unmoved
+    (tmp_path / "veth9").mkdir()
+    assert collector.read().counters["net.total.rx_bps"] == 22
+    del nics["eth1"]
     reading = collector.read()
-    assert "net.eth0.100.rx_bps" not in reading.counters
+    assert "net.eth1.rx_bps" not in reading.counters
     assert reading.counters["net.total.rx_bps"] == 20
+
+
+def test_network_without_physical_interfaces_sums_all_but_loopback(tmp_path: Path) -> None:
+    """In a container eth0 is itself a veth: the total is what the container sees."""
+    nics = {
+        "lo": NetIO(9, 9, 9, 9, 0, 0, 0, 0),
+        "eth0": NetIO(10, 20, 1, 2, 0, 0, 0, 0),
+        "wg0": NetIO(1, 2, 0, 0, 0, 0, 0, 0),
+    }
+    sys_net = _sys_net(tmp_path, [], ["eth0", "wg0"])
+    reading = network.NetworkCollector(lambda **kw: dict(nics), sys_net).read()
+    assert reading.counters["net.total.rx_bps"] == 22
+    assert reading.counters["net.total.tx_bps"] == 11
 
 
 # --- sensors ---------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """Network interface counters: bytes, packets, errors and drops, per interface and summed.
 
 Counters are cumulative; the sampler derives the per-second rates the field names promise.
-The loopback interface is skipped: local traffic is not network load. ``net.total.*`` sums
-every other interface, so traffic crossing a bridge and its members is counted on each.
+The loopback interface is skipped: local traffic is not network load. ``net.total.*`` is the
+host's traffic counted once: the sum of its physical interfaces (those with a device under
+/sys/class/net), because a packet through a bridge, VLAN, bond, tunnel or container veth is
+also counted on the physical interface it leaves by. A host with no physical interface (a
+container, whose eth0 is itself a veth) sums every interface but loopback.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -33,22 +37,40 @@ LOOPBACK = frozenset({"lo", "lo0"})
 class NetworkCollector:
     name = "network"
 
-    def __init__(self, io_counters: Callable[..., dict[str, Any]] = psutil.net_io_counters):
+    def __init__(
+        self,
+        io_counters: Callable[..., dict[str, Any]] = psutil.net_io_counters,
+        sys_net: str = "/sys/class/net",
+    ):
         self._io_counters = io_counters
+        self._sys_net = sys_net
+        #: interface name -> physical?; names come and go (veths), so kept for the present ones
+        self._physical: dict[str, bool] = {}
 
     def read(self) -> Reading:
         # nowrap=False: psutil's wrap fix-up keeps module-level state; the sampler already
         # turns a counter that went backwards into "unknown" for one tick.
         per_nic = self._io_counters(pernic=True, nowrap=False) or {}
-        counters: dict[str, float] = {}
-        totals = dict.fromkeys(FIELDS, 0)
-        for nic, io in per_nic.items():
-            if nic in LOOPBACK:
-                continue
-            for field, attr in FIELDS.items():
-                value = getattr(io, attr)
-                counters[key("net", field, nic)] = value
-                totals[field] += value
-        for field, value in totals.items():
-            counters[key("net", field, TOTAL)] = value
+        nics = {nic: io for nic, io in per_nic.items() if nic not in LOOPBACK}
+        counters = {
+            key("net", field, nic): getattr(io, attr)
+            for nic, io in nics.items()
+            for field, attr in FIELDS.items()
+        }
+        counted = self._counted_in_total(nics)
+        for field, attr in FIELDS.items():
+            counters[key("net", field, TOTAL)] = sum(getattr(nics[nic], attr) for nic in counted)
         return Reading(counters=counters)
+
+    def _counted_in_total(self, nics: dict[str, Any]) -> list[str]:
+        known = {nic: self._physical.get(nic) for nic in nics}
+        self._physical = {
+            nic: self._is_physical(nic) if physical is None else physical
+            for nic, physical in known.items()
+        }
+        physical = [nic for nic, yes in self._physical.items() if yes]
+        return physical or list(nics)
+
+    def _is_physical(self, nic: str) -> bool:
+        # /sys/class/net/<nic>/device exists for hardware (and a VM's virtio) NICs only
+        return os.path.exists(os.path.join(self._sys_net, nic, "device"))
