@@ -26,7 +26,7 @@ def build(settings: Settings, host_id: str | None = None) -> tuple[Sampler, Publ
     sampler = Sampler(
         registry.default_collectors(),
         interval=settings.interval,
-        read_facts=host_facts.read_facts,
+        read_facts=host_facts.FactsReader().read,
     )
     publisher = Publisher(
         settings.redis,

@@ -32,7 +32,7 @@ def build_local_host(settings: Settings) -> LocalHost:
     sampler = Sampler(
         registry.default_collectors(),
         interval=settings.interval,
-        read_facts=host_facts.read_facts,
+        read_facts=host_facts.FactsReader().read,
         on_demand=[registry.process_collector(settings.process_cmdline)],
     )
     sampler.subscribe(history.add)

@@ -18,7 +18,7 @@ def take(interval: float, processes: bool = False) -> tuple[dict[str, Any], Samp
     sampler = Sampler(
         registry.default_collectors(),
         interval=interval,
-        read_facts=host_facts.read_facts,
+        read_facts=host_facts.FactsReader().read,
         on_demand=[registry.process_collector()],
     )
     if processes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -313,21 +314,36 @@ def test_addresses_skip_loopback_and_mac_and_strip_scope() -> None:
 
 def test_fqdn_accepts_only_names_under_the_hostname(monkeypatch) -> None:
     monkeypatch.setattr(host.socket, "getfqdn", lambda name: "localhost")
-    assert host.fqdn("web1") == "web1"
+    assert host.NameLookup().fqdn("web1") == "web1"
     monkeypatch.setattr(host.socket, "getfqdn", lambda name: "web1.example.org")
-    assert host.fqdn("web1") == "web1.example.org"
-    assert host.fqdn("web1.already.qualified") == "web1.already.qualified"
+    assert host.NameLookup().fqdn("web1") == "web1.example.org"
+    assert host.NameLookup().fqdn("web1.already.qualified") == "web1.already.qualified"
 
 
-def test_fqdn_does_not_wait_for_a_hung_resolver(monkeypatch) -> None:
+def test_fqdn_does_not_wait_for_a_hung_resolver_nor_pile_up_threads(monkeypatch) -> None:
     import threading
 
     release = threading.Event()
-    monkeypatch.setattr(host.socket, "getfqdn", lambda name: release.wait(5) and "x")
+    calls = []
+
+    def hung(name: str) -> str:
+        calls.append(name)
+        release.wait(5)
+        return "web1.example.org"
+
+    monkeypatch.setattr(host.socket, "getfqdn", hung)
+    names = host.NameLookup(timeout=0.05)
     try:
-        assert host.fqdn("web1", timeout=0.05) == "web1"
+        started = time.monotonic()
+        assert [names.fqdn("web1") for _ in range(5)] == ["web1"] * 5
+        assert time.monotonic() - started < 1.0  # one timeout, then answers at once
+        assert len(calls) == 1  # one lookup thread, not one per read
     finally:
         release.set()
+    deadline = time.monotonic() + 5
+    while names.fqdn("web1") == "web1" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert names.fqdn("web1") == "web1.example.org"  # the late answer is kept
 
 
 def test_virtualization_hints(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from hostpulse.collect import disks
-from hostpulse.collect.host import read_facts
+from hostpulse.collect.host import FactsReader
 from hostpulse.collect.registry import default_collectors
 from hostpulse.rates import share
 
@@ -89,7 +89,7 @@ def test_network_skips_loopback_and_has_totals() -> None:
 
 
 def test_host_facts_name_this_machine() -> None:
-    facts = read_facts()
+    facts = FactsReader().read()
     assert facts["hostname"] == socket.gethostname()
     assert facts["fqdn"].startswith(facts["hostname"])
     assert facts["cores_logical"] == os.cpu_count()

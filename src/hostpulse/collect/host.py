@@ -64,18 +64,34 @@ def os_facts(paths: tuple[str, ...] = ("/etc/os-release", "/usr/lib/os-release")
     return {"os_name": name, "os_version": version, "os_pretty": f"{name} {version}"}
 
 
-def fqdn(hostname: str, timeout: float = FQDN_TIMEOUT) -> str:
-    """The fully qualified name, or ``hostname`` when DNS is slow or says something odd."""
-    if "." in hostname:
-        return hostname
-    result: list[str] = []
-    worker = threading.Thread(target=lambda: result.append(socket.getfqdn(hostname)))
-    worker.daemon = True  # a hung resolver thread must not keep the process alive
-    worker.start()
-    worker.join(timeout)
-    name = result[0] if result else ""
-    # getfqdn returns some alias of the first address (often "localhost") when unsure.
-    return name if name.startswith(hostname + ".") else hostname
+class NameLookup:
+    """The host's fully qualified name, looked up in a daemon thread, one lookup at a time.
+
+    Facts are re-read every 30 s; a resolver that hangs keeps its one thread, and until it
+    returns each read answers at once with the last name found (or the bare hostname) instead
+    of starting another thread.
+    """
+
+    def __init__(self, timeout: float = FQDN_TIMEOUT) -> None:
+        self._timeout = timeout
+        self._pending: threading.Thread | None = None
+        self._found: dict[str, str] = {}  # hostname -> its FQDN, from the last lookup
+
+    def fqdn(self, hostname: str) -> str:
+        """The fully qualified name, or ``hostname`` when DNS is slow or says something odd."""
+        if "." in hostname:
+            return hostname
+        if self._pending is None or not self._pending.is_alive():
+            # daemon: a hung resolver thread must not keep the process alive
+            self._pending = threading.Thread(target=self._resolve, args=(hostname,), daemon=True)
+            self._pending.start()
+            self._pending.join(self._timeout)
+        return self._found.get(hostname, hostname)
+
+    def _resolve(self, hostname: str) -> None:
+        name = socket.getfqdn(hostname)
+        # getfqdn returns some alias of the first address (often "localhost") when unsure.
+        self._found[hostname] = name if name.startswith(hostname + ".") else hostname
 
 
 def addresses(if_addrs: dict[str, list[Any]] | None = None) -> list[dict[str, str]]:
@@ -124,31 +140,37 @@ def virtualization(cpuinfo: str | None, root: str = "/") -> str | None:
     return "vm" if " hypervisor" in flags else None
 
 
-def read_facts() -> dict[str, Any]:
-    """All host facts as a JSON-able dict."""
-    hostname = socket.gethostname()
-    cpuinfo = read_text("/proc/cpuinfo")
-    boot = psutil.boot_time()
-    return {
-        "hostname": hostname,
-        "fqdn": fqdn(hostname),
-        "addresses": addresses(),
-        **os_facts(),
-        "kernel": platform.release(),
-        "arch": platform.machine(),
-        "cpu_model": cpu_model(cpuinfo),
-        "cores_physical": psutil.cpu_count(logical=False),
-        "cores_logical": psutil.cpu_count(logical=True),
-        "mem_total": psutil.virtual_memory().total,
-        "boot_time": datetime.fromtimestamp(boot, UTC).isoformat().replace("+00:00", "Z"),
-        "boot_time_epoch": boot,
-        "python_version": platform.python_version(),
-        "hostpulse_version": hostpulse.__version__,
-        "virtualization": virtualization(cpuinfo),
-    }
+class FactsReader:
+    """Reads every host fact; keeps the one state facts need (the name lookup) between reads."""
+
+    def __init__(self) -> None:
+        self._names = NameLookup()
+
+    def read(self) -> dict[str, Any]:
+        """All host facts as a JSON-able dict."""
+        hostname = socket.gethostname()
+        cpuinfo = read_text("/proc/cpuinfo")
+        boot = psutil.boot_time()
+        return {
+            "hostname": hostname,
+            "fqdn": self._names.fqdn(hostname),
+            "addresses": addresses(),
+            **os_facts(),
+            "kernel": platform.release(),
+            "arch": platform.machine(),
+            "cpu_model": cpu_model(cpuinfo),
+            "cores_physical": psutil.cpu_count(logical=False),
+            "cores_logical": psutil.cpu_count(logical=True),
+            "mem_total": psutil.virtual_memory().total,
+            "boot_time": datetime.fromtimestamp(boot, UTC).isoformat().replace("+00:00", "Z"),
+            "boot_time_epoch": boot,
+            "python_version": platform.python_version(),
+            "hostpulse_version": hostpulse.__version__,
+            "virtualization": virtualization(cpuinfo),
+        }
 
 
 if __name__ == "__main__":  # python -m hostpulse.collect.host: print this machine's facts
     import json
 
-    json.dump(read_facts(), sys.stdout, indent=2)
+    json.dump(FactsReader().read(), sys.stdout, indent=2)
