@@ -46,7 +46,7 @@ def per_collector(n: int, pause: float) -> list[str]:
     for collector in [*registry.default_collectors(), registry.process_collector()]:
         collector.read()  # warm caches (mount table, hwmon discovery, uid names)
         rows.append(row(f"collector {collector.name}", time_calls(collector.read, n, pause)))
-    rows.append(row("host facts (every 30 s)", time_calls(host_facts.read_facts, 20, 0)))
+    rows.append(row("host facts (every 30 s)", time_calls(host_facts.FactsReader().read, 20, 0)))
     return rows
 
 
@@ -54,7 +54,7 @@ def whole_sample(n: int, pause: float, processes: bool) -> list[float]:
     sampler = Sampler(
         registry.default_collectors(),
         on_demand=[registry.process_collector()],
-        read_facts=host_facts.read_facts,
+        read_facts=host_facts.FactsReader().read,
     )
     if processes:
         sampler.want("processes", "bench")
@@ -67,7 +67,7 @@ def worker_cpu(seconds: float) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         history = History(Path(tmp) / "history.sqlite")
         sampler = Sampler(
-            registry.default_collectors(), interval=1.0, read_facts=host_facts.read_facts
+            registry.default_collectors(), interval=1.0, read_facts=host_facts.FactsReader().read
         )
         sampler.subscribe(history.add)
         cpu0, wall0 = time.process_time(), time.monotonic()

@@ -1,0 +1,30 @@
+"""The benchmarks still run: a short pass of each cheap one (their figures are not checked).
+
+A benchmark is code nobody runs every day; a rename in the package breaks it silently. The
+long ones (viewers, fleet, soak) are covered by the tests that share their client code.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from support import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def run(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_collect_benchmark_prints_every_row():
+    out = run("benchmarks/collect.py", "--ticks", "20", "--pause", "0", "--cpu-seconds", "2")
+    for what in ("collector processes", "host facts", "whole sample, with processes", "worker"):
+        assert what in out, out
