@@ -10,7 +10,7 @@ from typing import Any
 import psutil
 import pytest
 
-from hostpulse.collect.processes import ProcessCollector, format_cmd
+from hostpulse.collect.processes import ProcessCollector, format_cmd, restrict_cmd, restrict_rows
 from hostpulse.collect.procsource import ProcfsSource, ProcStat, PsutilSource
 
 
@@ -129,6 +129,27 @@ def test_command_modes() -> None:
     assert format_cmd("kthreadd", [], "truncated", 10) == "[kthreadd]"
     with pytest.raises(ValueError):
         ProcessCollector(cmd_mode="everything", mem_total=1)
+
+
+def test_a_received_command_is_shown_as_strictly_as_this_side_allows() -> None:
+    long = "/usr/bin/python3 " + "x" * 200
+    assert restrict_cmd(long, "python3", "full") == long
+    assert restrict_cmd(long, "python3", "name") == "python3"
+    cut = restrict_cmd(long, "python3", "truncated")
+    assert len(cut) == 120 and cut.endswith("…")
+    assert restrict_cmd(cut, "python3", "truncated") == cut  # an agent's cut stays as it is
+    assert restrict_cmd("python3", "python3", "full") == "python3"  # an agent's `name` mode
+    assert restrict_cmd(None, "kthreadd", "full") == "kthreadd"
+
+
+def test_restrict_rows_applies_to_both_lists_and_to_odd_rows() -> None:
+    table = {
+        "count": 2,
+        "by_cpu": [{"name": "a", "cmd": "a --secret=1"}, {"name": "b", "cmd": 7}],
+        "by_memory": [{"cmd": "c --x"}],
+    }
+    restrict_rows(table, "name")
+    assert [r["cmd"] for r in table["by_cpu"] + table["by_memory"]] == ["a", "b", ""]
 
 
 def test_name_mode_never_reads_the_command_line() -> None:

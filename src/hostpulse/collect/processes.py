@@ -27,18 +27,36 @@ TOP = 25
 CMD_MODES = ("name", "truncated", "full")
 #: The kernel keeps 15 characters of a process name; a longer one is read from argv[0].
 COMM_LENGTH = 15
+#: Characters of a command line shown in ``truncated`` mode.
+CMD_MAX = 120
 
 
 def format_cmd(name: str, cmdline: list[str] | None, mode: str, limit: int) -> str:
     """The command shown in a row: name only, the command line cut to ``limit``, or all."""
-    if mode == "name":
+    # Kernel threads and zombies have no command line; show them the way ps does.
+    cmd = " ".join(cmdline) if cmdline else f"[{name}]"
+    return restrict_cmd(cmd, name, mode, limit)
+
+
+def restrict_cmd(cmd: str | None, name: str, mode: str, limit: int = CMD_MAX) -> str:
+    """A command already formatted elsewhere (by an agent), shown as ``mode`` allows here.
+
+    The stricter of the two settings wins: an agent's ``name`` stays a name, and this side's
+    ``name`` or ``truncated`` cuts down what a ``full`` agent sent.
+    """
+    if mode == "name" or not cmd:
         return name
-    if not cmdline:  # kernel threads and zombies have none; show them the way ps does
-        return f"[{name}]"
-    cmd = " ".join(cmdline)
     if mode == "truncated" and len(cmd) > limit:
         return cmd[: max(limit - 1, 0)] + "…"
     return cmd
+
+
+def restrict_rows(table: dict[str, Any], mode: str) -> None:
+    """Apply :func:`restrict_cmd` to every row of a received processes table, in place."""
+    for key in ("by_cpu", "by_memory"):
+        for row in table.get(key, ()):
+            cmd, name = row.get("cmd"), str(row.get("name") or "")
+            row["cmd"] = restrict_cmd(cmd if isinstance(cmd, str) else None, name, mode)
 
 
 class ProcessCollector:
@@ -47,7 +65,7 @@ class ProcessCollector:
     def __init__(
         self,
         cmd_mode: str = "truncated",
-        cmd_max: int = 120,
+        cmd_max: int = CMD_MAX,
         top: int = TOP,
         source: Any = None,
         clock: Callable[[], float] = time.monotonic,

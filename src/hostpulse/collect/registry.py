@@ -7,7 +7,7 @@ from hostpulse.collect.cpu import CpuCollector
 from hostpulse.collect.disks import DiskIOCollector, FilesystemCollector
 from hostpulse.collect.memory import MemoryCollector
 from hostpulse.collect.network import NetworkCollector
-from hostpulse.collect.processes import ProcessCollector
+from hostpulse.collect.processes import CMD_MAX, ProcessCollector
 from hostpulse.collect.sensors import SensorCollector
 
 
@@ -23,5 +23,5 @@ def default_collectors() -> list[Collector]:
     ]
 
 
-def process_collector(cmd_mode: str = "truncated", cmd_max: int = 120) -> ProcessCollector:
+def process_collector(cmd_mode: str = "truncated", cmd_max: int = CMD_MAX) -> ProcessCollector:
     return ProcessCollector(cmd_mode=cmd_mode, cmd_max=cmd_max)
