@@ -1,7 +1,9 @@
 """``hostpulse agent``: sample this host and publish it to Redis (docs/REDIS.md).
 
 The same sampler as ``serve``; its samples and facts go to a :class:`Publisher`, which
-buffers while Redis is away. Plain threads, no gevent, no web server.
+buffers while Redis is away. The process table is collected only while some worker wants it
+(its want key in Redis, docs/REDIS.md), with this agent's ``process_cmdline``. Plain threads,
+no gevent, no web server.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from hostpulse.collect import host as host_facts
 from hostpulse.collect import registry
 from hostpulse.config import Settings, redact_url
+from hostpulse.remote import wire
 from hostpulse.remote.publisher import Publisher
 from hostpulse.sampler import Sampler
 
@@ -27,6 +30,7 @@ def build(settings: Settings, host_id: str | None = None) -> tuple[Sampler, Publ
         registry.default_collectors(),
         interval=settings.interval,
         read_facts=host_facts.FactsReader().read,
+        on_demand=[registry.process_collector(settings.process_cmdline)],
     )
     publisher = Publisher(
         settings.redis,
@@ -34,6 +38,8 @@ def build(settings: Settings, host_id: str | None = None) -> tuple[Sampler, Publ
         interval=settings.interval,
         maxlen=settings.redis_maxlen,
         backlog=settings.backlog,
+        tables=wire.ON_DEMAND,
+        on_want=lambda table, wanted: sampler.want(table, "redis", wanted),
     )
     sampler.subscribe(publisher.on_sample)
     sampler.subscribe_facts(publisher.on_facts)

@@ -18,3 +18,14 @@ class Sample:
     values: dict[str, Value]
     #: Tables that are not flat numbers, present only when collected (``processes``).
     tables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """An on-demand table (``processes``) read with sample ``seq``, delivered on its own:
+    a remote host's arrives separately from its sample (docs/REDIS.md)."""
+
+    name: str
+    seq: int
+    ts: float
+    data: dict[str, Any]

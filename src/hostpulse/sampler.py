@@ -21,7 +21,7 @@ from typing import Any
 
 from hostpulse import rates
 from hostpulse.collect import Collector, Reading
-from hostpulse.sample import Sample
+from hostpulse.sample import Sample, Table
 
 log = logging.getLogger("hostpulse.sampler")
 
@@ -33,6 +33,7 @@ FACT_TABLES = ("filesystems",)
 
 SampleListener = Callable[[Sample], None]
 FactsListener = Callable[[dict[str, Any]], None]
+TableListener = Callable[[Table], None]
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Sampler:
         self._wallclock = wallclock
         self._sample_listeners: list[SampleListener] = []
         self._facts_listeners: list[FactsListener] = []
+        self._table_listeners: list[TableListener] = []
         self._prev_counters: dict[str, float] = {}
         self._prev_shares: dict[str, tuple[float, float]] = {}
         self._prev_time: float | None = None
@@ -93,6 +95,11 @@ class Sampler:
         """Call ``listener(facts)`` whenever the host's facts change."""
         self._facts_listeners.append(listener)
         return lambda: self._facts_listeners.remove(listener)
+
+    def subscribe_tables(self, listener: TableListener) -> Callable[[], None]:
+        """Call ``listener(table)`` for each on-demand table read, after the tick's sample."""
+        self._table_listeners.append(listener)
+        return lambda: self._table_listeners.remove(listener)
 
     def want(self, table: str, who: Hashable, wanted: bool = True) -> None:
         """Ask for (or release) an on-demand collector such as ``processes``."""
@@ -138,6 +145,9 @@ class Sampler:
         self.stats.last_tick_monotonic = started
         self.stats.last_duration = self._clock() - started
         self._publish(self._sample_listeners, sample)
+        for name in self._on_demand:
+            if name in tables:
+                self._publish(self._table_listeners, Table(name, sample.seq, ts, tables[name]))
         return sample
 
     def _active_collectors(self) -> list[Collector]:

@@ -167,6 +167,19 @@ def test_processes_collected_only_while_wanted():
         sampler.want("nope", "x")
 
 
+def test_on_demand_tables_go_to_table_listeners_after_the_sample():
+    procs = Scripted("processes", [Reading(tables={"processes": {"count": 3}})])
+    sampler = make([], on_demand=[procs])
+    order = []
+    sampler.subscribe(lambda sample: order.append(("sample", sample.seq)))
+    sampler.subscribe_tables(lambda table: order.append((table.name, table.seq, table.data)))
+    sampler.tick()
+    sampler.want("processes", "viewer-1")
+    sample = sampler.tick()
+    assert order == [("sample", 0), ("sample", 1), ("processes", 1, {"count": 3})]
+    assert sample.tables["processes"] == {"count": 3}  # still on the sample (snapshot uses it)
+
+
 def test_facts_published_only_when_changed():
     clock = FakeClock()
     facts = [{"hostname": "a"}, {"hostname": "a"}, {"hostname": "b"}]

@@ -6,6 +6,11 @@ to ``BATCH`` entries per round trip, and removes entries only once Redis accepte
 Redis is unreachable the backlog fills up to its bound (the oldest samples are then dropped and
 counted) and the publisher retries with capped, jittered exponential backoff. Nothing here
 raises out of the thread: the agent keeps sampling whatever Redis does.
+
+On-demand tables (processes) ride the same round trip: the pipeline that adds the samples
+also adds the newest table read (to its own short stream) and asks whether any worker still
+wants each table (its want key exists); the answer turns the collector on or off through
+``on_want``. Tables are live only: never queued, and not collected while Redis is away.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
 
 from hostpulse.config import redact_url
 from hostpulse.remote import wire
-from hostpulse.sample import Sample
+from hostpulse.sample import Sample, Table
 
 log = logging.getLogger("hostpulse.agent")
 
@@ -111,6 +117,8 @@ class Publisher:
         interval: float,
         maxlen: int = 300,
         backlog: int = 3600,
+        tables: Iterable[str] = (),
+        on_want: Callable[[str, bool], None] = lambda table, wanted: None,
     ) -> None:
         if not wire.valid_id(host_id):
             raise ValueError(f"host id {host_id!r}: 1 to 128 characters, no '/' or white space")
@@ -131,10 +139,21 @@ class Publisher:
         self._stream = wire.stream_key(host_id)
         self._lease_ms = int(1000 * max(LEASE_MIN, LEASE_INTERVALS * interval))
         self._last_duplicate_log = -1e9
+        #: The on-demand tables this agent can collect, those some worker wants now, and
+        #: the newest one read of each (with when it was read) not yet published.
+        self.tables = tuple(tables)
+        self.wanted: set[str] = set()
+        self._on_want = on_want
+        self._unsent: dict[str, tuple[Table, float]] = {}
+        self._want_ttl_ms = wire.want_ttl_ms(interval)
 
     # --- the sampler's side: never blocks ------------------------------------------------
 
     def on_sample(self, sample: Sample) -> None:
+        for name in self.tables:  # before the put, so the same round publishes both
+            if name in sample.tables:
+                table = Table(name, sample.seq, sample.ts, sample.tables[name])
+                self._unsent[name] = (table, time.monotonic())
         self.backlog.put(wire.encode_sample(sample, self.run))
 
     def on_facts(self, facts: dict[str, Any]) -> None:
@@ -175,6 +194,7 @@ class Publisher:
                     )
                 self.connected = False
                 self._client = None
+                self._want(set())  # nobody can receive them: stop collecting
                 if self._stop.wait(delay * random.uniform(0.8, 1.2)):
                     return
                 delay = min(BACKOFF_MAX, delay * 2)
@@ -202,6 +222,7 @@ class Publisher:
             log.info("publishing host %s to redis %s", self.host_id, redact_url(self.url))
             self.connected = True
         if not self._hold_lease(client):
+            self._want(set())
             return
         pipe = client.pipeline(transaction=False)
         if self._facts_dirty and self._facts is not None:
@@ -219,12 +240,37 @@ class Publisher:
             if queued < late:  # held back by an outage: history, not live (wire.LATE)
                 entry = {**entry, wire.LATE: "1"}
             pipe.xadd(self._stream, entry, maxlen=self.maxlen, approximate=True)
+        self._add_tables(pipe, late)
         pipe.zadd(wire.HOSTS, {self.host_id: time.time()})
-        pipe.execute()
+        for name in self.tables:
+            pipe.exists(wire.want_key(self.host_id, name))
+        answers = pipe.execute()
         self._facts_dirty = False
+        wanted = answers[len(answers) - len(self.tables) :]
+        self._want({name for name, n in zip(self.tables, wanted, strict=True) if n})
         if batch:
             self.backlog.ack(batch[-1][0])
             self.published += len(batch)
+
+    def _add_tables(self, pipe: Any, late: float) -> None:
+        """The newest table of each kind read since the last round, unless already old."""
+        unsent, self._unsent = self._unsent, {}
+        for name, (table, read_at) in unsent.items():
+            if read_at < late:
+                continue
+            key = wire.table_key(self.host_id, name)
+            pipe.xadd(key, wire.encode_table(table), maxlen=wire.TABLE_MAXLEN, approximate=False)
+            pipe.pexpire(key, self._want_ttl_ms)
+
+    def _want(self, wanted: set[str]) -> None:
+        """Turn each on-demand collector on or off as workers want it (logged on change)."""
+        for name in self.tables:
+            now = name in wanted
+            if now != (name in self.wanted):
+                state = "wanted by a viewer: collecting" if now else "no longer wanted: stopped"
+                log.info("%s %s", name, state)
+                self._on_want(name, now)
+        self.wanted = set(wanted)
 
     def _hold_lease(self, client: redis.Redis) -> bool:
         """True while this agent owns its host id; reports a second agent with the same id."""

@@ -11,7 +11,8 @@ One :class:`Reader` thread (a greenlet under gevent) discovers hosts from the
 entry goes into history, in order; only the newest sample of a host per read goes to the
 live listeners, so a backlog an agent publishes after an outage fills history without
 flooding viewers. When Redis is unreachable it retries with capped backoff; the hosts stay,
-and turn stale, then offline, as their samples stop.
+and turn stale, then offline, as their samples stop. The same ``XREAD`` follows the processes
+of the hosts this worker's viewers watch (:mod:`hostpulse.remote.demand`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ import redis
 from hostpulse.config import redact_url
 from hostpulse.history import History
 from hostpulse.remote import wire
-from hostpulse.remote.publisher import BACKOFF_FIRST, BACKOFF_MAX, make_client
-from hostpulse.sample import Sample
+from hostpulse.remote.demand import Demand
+from hostpulse.remote.publisher import BACKOFF_FIRST, BACKOFF_MAX, make_client, run_id
+from hostpulse.sample import Sample, Table
 from hostpulse.sampler import SamplerStats
 
 log = logging.getLogger("hostpulse.reader")
@@ -57,6 +59,9 @@ class RemoteFeed:
         self.conflict: dict[str, Any] | None = None
         self._sample_listeners: list[Callable[[Sample], None]] = []
         self._facts_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._table_listeners: list[Callable[[Table], None]] = []
+        #: table -> who wants it (viewers' sids), as Sampler.want; the reader asks the agent.
+        self._wanted: dict[str, set[Any]] = {name: set() for name in wire.ON_DEMAND}
 
     def subscribe(self, listener: Callable[[Sample], None]) -> Callable[[], None]:
         self._sample_listeners.append(listener)
@@ -66,11 +71,22 @@ class RemoteFeed:
         self._facts_listeners.append(listener)
         return lambda: self._facts_listeners.remove(listener)
 
+    def subscribe_tables(self, listener: Callable[[Table], None]) -> Callable[[], None]:
+        self._table_listeners.append(listener)
+        return lambda: self._table_listeners.remove(listener)
+
     def want(self, table: str, who: Any, wanted: bool = True) -> None:
-        """On-demand tables (processes) are not collected for remote hosts."""
+        """Ask for (or release) an on-demand table; the reader passes it on to the agent."""
+        if table not in self._wanted:
+            raise KeyError(f"no on-demand table named {table!r}")
+        (self._wanted[table].add if wanted else self._wanted[table].discard)(who)
 
     def is_wanted(self, table: str) -> bool:
-        return False
+        return bool(self._wanted.get(table))
+
+    def receive_table(self, table: Table) -> None:
+        if self.is_wanted(table.name):
+            _publish(self._table_listeners, table)
 
     def receive(self, sample: Sample, *, live: bool = True) -> None:
         self.latest = sample
@@ -114,6 +130,7 @@ class Reader:
         maxlen: int = 300,
         history_dir: Path | None = None,
         on_new_host: Callable[[RemoteHost], None] = lambda host: None,
+        process_cmdline: str = "truncated",
     ) -> None:
         self.url = url
         self.maxlen = maxlen
@@ -122,6 +139,7 @@ class Reader:
         self.hosts: dict[str, RemoteHost] = {}
         self.connected = False
         self.read_errors = 0
+        self.demand = Demand(process_cmdline, run_id())
         self._last_ids: dict[str, str] = {}
         self._discovered_at = -1e9
         self._client: redis.Redis | None = None
@@ -172,12 +190,19 @@ class Reader:
         if not self._last_ids:
             self._stop.wait(0.5)
             return
+        self.demand.update(client, self.hosts)
         streams = {wire.stream_key(h): last for h, last in self._last_ids.items()}
+        streams.update(self.demand.streams())
         answer = client.xread(streams, count=READ_COUNT, block=BLOCK_MS)
         for key, entries in answer or ():
             key = key.decode() if isinstance(key, bytes) else key
-            host_id = key[len(wire.stream_key("")) :]
-            if host_id in self.hosts and entries:
+            table = self.demand.route(key)
+            host_id = table[0] if table else key[len(wire.stream_key("")) :]
+            if host_id not in self.hosts or not entries:
+                continue
+            if table:
+                self.demand.apply(self.hosts[host_id], table[1], entries)
+            else:
                 self._apply(self.hosts[host_id], entries, live=True)
 
     def _discover(self, client: redis.Redis) -> None:

@@ -11,6 +11,15 @@ Per host ``<id>``:
 
 And ``hostpulse:hosts``, a sorted set of every host id scored by its last publish time, which
 workers poll to discover new hosts.
+
+On-demand tables (``processes``), per host and table:
+
+- ``hostpulse:want:<table>:<id>`` — set with a TTL (``want_ttl_ms``) by every worker that has
+  a viewer watching the table, refreshed while it does: the agent collects the table only while
+  the key exists, so a crashed worker stops the collecting by simply expiring.
+- ``hostpulse:<table>:<id>`` — a stream of the tables the agent read, field ``d`` holding
+  JSON; at most ``TABLE_MAXLEN`` entries, and the whole key expires ``want_ttl_ms`` after the
+  last one: it holds only what is current, never history.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hostpulse.sample import Sample
+from hostpulse.sample import Sample, Table
 
 PREFIX = "hostpulse:"
 HOSTS = PREFIX + "hosts"
@@ -26,6 +35,16 @@ HOSTS = PREFIX + "hosts"
 #: but do not push it live, so a replayed backlog never floods viewers with old samples.
 LATE = "late"
 MAX_ID_LENGTH = 128
+#: The tables an agent collects only while a worker wants them.
+ON_DEMAND = ("processes",)
+#: Entries kept in a table's stream: enough for a worker to find the newest, no history.
+TABLE_MAXLEN = 3
+#: A want key (and a table stream) outlives this many intervals, at least WANT_MIN seconds.
+WANT_INTERVALS = 4
+WANT_MIN = 4.0
+#: The row lists of a processes table, and the rows accepted per list (an agent sends 25).
+ROW_LISTS = ("by_cpu", "by_memory")
+MAX_ROWS = 100
 
 
 def stream_key(host_id: str) -> str:
@@ -40,6 +59,18 @@ def lease_key(host_id: str) -> str:
     return f"{PREFIX}lease:{host_id}"
 
 
+def want_key(host_id: str, table: str) -> str:
+    return f"{PREFIX}want:{table}:{host_id}"
+
+
+def table_key(host_id: str, table: str) -> str:
+    return f"{PREFIX}{table}:{host_id}"
+
+
+def want_ttl_ms(interval: float) -> int:
+    return int(1000 * max(WANT_MIN, WANT_INTERVALS * interval))
+
+
 def valid_id(host_id: str) -> bool:
     return 0 < len(host_id) <= MAX_ID_LENGTH and not any(c in host_id for c in "/ \t\r\n")
 
@@ -51,6 +82,23 @@ def encode_sample(sample: Sample, run: str) -> dict[str, str]:
 
 def encode_facts(facts: dict[str, Any]) -> dict[str, str]:
     return {"t": "f", "d": json.dumps(facts, separators=(",", ":"), default=str)}
+
+
+def encode_table(table: Table) -> dict[str, str]:
+    data = {"seq": table.seq, "ts": table.ts, **table.data}
+    return {"d": json.dumps(data, separators=(",", ":"))}
+
+
+def decode_table(name: str, fields: dict) -> Table | None:
+    """A ``processes`` table as the agent read it; None for an entry that is not one."""
+    try:
+        data = json.loads(fields.get(b"d", fields.get("d")))
+        rows = {k: [r for r in data[k][:MAX_ROWS] if isinstance(r, dict)] for k in ROW_LISTS}
+        return Table(
+            name, int(data["seq"]), float(data["ts"]), {"count": int(data["count"]), **rows}
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def is_late(fields: dict) -> bool:

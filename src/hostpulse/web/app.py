@@ -114,6 +114,7 @@ def create_app(settings: Settings, local: LocalHost | None = None) -> Flask:
             maxlen=settings.redis_maxlen,
             history_dir=history_dir,
             on_new_host=runtime.add_host,
+            process_cmdline=settings.process_cmdline,
         )
         if publisher is not None:
             runtime.publisher = _LocalAgent(local_sampler, publisher)

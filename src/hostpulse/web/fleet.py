@@ -110,6 +110,7 @@ class Fleet:
         self._unsubscribe += [
             host.sampler.subscribe(broadcaster.on_sample),
             host.sampler.subscribe_facts(broadcaster.on_facts),
+            host.sampler.subscribe_tables(broadcaster.on_table),
         ]
         for sid in self.pending.pop(host.id, ()):
             if self.watching.get(sid) == host.id:

@@ -20,7 +20,7 @@ from socketio import packet as sio_packet
 
 from hostpulse.hub import HostFeed
 from hostpulse.local import LocalHost
-from hostpulse.sample import Sample
+from hostpulse.sample import Sample, Table
 from hostpulse.web.clientaddr import ClientAddress
 from hostpulse.web.fanout import Outbox, Outboxes, ws_frame
 
@@ -114,7 +114,8 @@ class Sender:
 
 
 class Broadcaster:
-    """Turns each tick into one ``sample`` event for every viewer (and ``processes``).
+    """Turns each tick into one ``sample`` event for every viewer (and ``processes``, see
+    :meth:`on_table`, for those watching that panel).
 
     Each event is encoded once into one websocket frame, offered to every viewer's outbox.
     Who gets what is worked out again only when a viewer or a connection comes or goes.
@@ -173,9 +174,11 @@ class Broadcaster:
         payload = self.feed.update(sample)
         self.sender.broadcast(self._targets_of("sample"), "sample", payload)
         self._fanout_seconds.observe(max(0.0, time.time() - sample.ts))
-        table = sample.tables.get("processes")
-        if table is not None and self.watchers:
-            event = {"host": self.host.id, "seq": sample.seq, "ts": sample.ts, **table}
+
+    def on_table(self, table: Table) -> None:
+        """An on-demand table, local or from an agent, to the viewers watching its panel."""
+        if table.name == "processes" and self.watchers and self.viewers:
+            event = {"host": self.host.id, "seq": table.seq, "ts": table.ts, **table.data}
             self.sender.broadcast(self._targets_of("processes"), "processes", event)
 
     def on_facts(self, facts: dict[str, Any]) -> None:
