@@ -3,7 +3,7 @@
 One agent, two `serve --redis` workers (the second shows commands as names only). A viewer
 watching the remote host's processes panel on either worker gets its `processes`; the agent
 collects them only while some worker's want key lives, and stops by itself when none does,
-a killed worker included.
+a killed worker included; and the host page of the remote host fills its processes panel.
 """
 
 from __future__ import annotations
@@ -15,7 +15,16 @@ import pytest
 import redis
 
 from redis_support import REDIS_SERVER, Agent, RedisServer
-from support import RawViewer, Server, get_json, require
+from support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Page,
+    RawViewer,
+    Server,
+    browser_missing,
+    get_json,
+    require,
+)
 
 pytestmark = pytest.mark.e2e
 require(None if REDIS_SERVER else "redis-server not installed (apt-get install redis-server)")
@@ -168,3 +177,26 @@ def test_a_killed_worker_does_not_leave_the_agent_collecting(fleet, tmp_path):
     finally:
         viewer.close()
         doomed.stop()
+
+
+def test_the_host_page_shows_a_remote_hosts_processes(fleet):
+    """The page of a remote host fills its processes panel once it is opened."""
+    missing = browser_missing()
+    if missing:
+        pytest.skip(missing)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    _, _, workers, _ = fleet
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = Page(browser, workers[0].url)
+            page.page.goto(f"{workers[0].url}/host/{HOST}")
+            page.wait_state("connected")
+            rows = page.page.locator("tr[data-testid=process-row]:visible")
+            assert rows.count() == 0
+            page.page.click("#processes-panel summary")
+            page.page.wait_for_selector("tr[data-testid=process-row]", timeout=20000)
+            assert rows.count() > 1
+            assert page.problems == []
+        finally:
+            browser.close()
