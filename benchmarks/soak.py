@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support import RawViewer, Server, http_get
+from support import RawViewer, Server, client_frame, http_get
 from viewers import (
     HELLO_PREFIX,
     SAMPLE_PREFIX,
@@ -116,9 +116,7 @@ class SoakViewer(Viewer):
         """A browser tab closed (Socket.IO disconnect, websocket close) or a network drop."""
         if politely and not self.closed.done():
             self.send_text(f"41{self.wire.namespace},")
-            mask = os.urandom(4)
-            body = bytes(b ^ mask[i & 3] for i, b in enumerate(struct.pack("!H", 1000)))
-            self.transport.write(bytes((0x88, 0x82)) + mask + body)
+            self.transport.write(client_frame(0x8, struct.pack("!H", 1000)))  # close, 1000
             self.transport.close()
         else:
             self.transport.abort()

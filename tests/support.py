@@ -199,6 +199,14 @@ class Server:
 SOCKETIO_PATH = "/socket.io/?EIO=4&transport=websocket"
 
 
+def client_frame(opcode: int, data: bytes, mask: bool = True, first: int = 0x80) -> bytes:
+    """A client-to-server websocket frame (payload < 126 bytes), masked unless told;
+    ``first`` holds FIN and the reserved bits."""
+    key = os.urandom(4) if mask else b""
+    body = bytes(b ^ key[i & 3] for i, b in enumerate(data)) if mask else data
+    return bytes((first | opcode, (0x80 if mask else 0) | len(data))) + key + body
+
+
 class Wire:
     """The Engine.IO v4 / Socket.IO v5 client side of one connection, without any I/O.
 

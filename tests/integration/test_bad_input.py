@@ -11,7 +11,7 @@ import time
 import pytest
 import websocket
 
-from support import SOCKETIO_PATH, RawViewer, http_get
+from support import SOCKETIO_PATH, RawViewer, client_frame, http_get
 
 pytestmark = pytest.mark.integration
 
@@ -126,13 +126,6 @@ def test_oversized_polling_post_is_refused(server, watcher):
     except urllib.error.HTTPError as exc:
         status = exc.code
     assert 400 <= status < 500
-
-
-def client_frame(opcode: int, data: bytes, mask: bool = True, first: int = 0x80) -> bytes:
-    """A client-to-server websocket frame, masked unless told (short payloads only)."""
-    key = os.urandom(4) if mask else b""
-    body = bytes(b ^ key[i & 3] for i, b in enumerate(data)) if mask else data
-    return bytes((first | opcode, (0x80 if mask else 0) | len(data))) + key + body
 
 
 def raw_viewer(server) -> tuple[socket.socket, str]:
