@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import multiprocessing as mp
 import os
 import socket
@@ -158,7 +159,7 @@ async def stall_until_cut(viewer: SoakViewer, deadline: float, tally: Tally) -> 
     """Not reading: poll the socket's TCP state (a reset shows there without a read)."""
     hello_at = viewer.hello.result()
     while time.time() < deadline:
-        if viewer.tcp_state() != TCP_ESTABLISHED:
+        if viewer.closed.done() or viewer.tcp_state() != TCP_ESTABLISHED:
             tally.stalled_cut += 1
             tally.cut_after.append(time.time() - hello_at)
             viewer.transport.abort()
@@ -193,21 +194,19 @@ class Population:
                 deadline = time.time() + self.args.stall_timeout + self.args.stall_grace
                 await stall_until_cut(viewer, deadline, self.tally)
                 return
-            lifetime = self.args.viewers / self.args.rate
-            if not await self._read(viewer, lifetime):
-                self.tally.dropped += 1
-            self.worst_missed = max(self.worst_missed, viewer.missed)
-            viewer.leave(politely=i % 2 == 0)
+            await self.read(viewer, self.args.viewers / self.args.rate, politely=i % 2 == 0)
         finally:
             self.open.discard(viewer)
 
-    async def _read(self, viewer: SoakViewer, lifetime: float) -> bool:
-        """Live ``lifetime`` seconds or until the run stops; False if the server hung up."""
+    async def read(self, viewer: SoakViewer, lifetime: float, politely: bool) -> None:
+        """Read ``lifetime`` seconds or until the run stops, then leave; counts a hang-up."""
         end = time.time() + lifetime
         while time.time() < end and not self.stopping:
             if not await live_until(viewer, min(1.0, end - time.time())):
-                return False
-        return True
+                self.tally.dropped += 1  # the server closed a viewer that kept reading
+                break
+        self.worst_missed = max(self.worst_missed, viewer.missed)
+        viewer.leave(politely)
 
     async def churn(self, seconds: float) -> None:
         start, tasks, i = time.monotonic(), set(), 0
@@ -252,29 +251,23 @@ def churn_process(conn, host: str, port: int, args) -> None:
 def probe_process(conn, host: str, port: int, args) -> None:
     """Probe viewers for the whole run (reconnecting if cut), leaving with the churn."""
 
-    async def keep(population: Population, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    async def keep(population: Population) -> None:
+        while not population.stopping:
             viewer = await connect(host, port, True, False, population.tally)
             if viewer is None:
                 await asyncio.sleep(1)
                 continue
             population.open.add(viewer)
-            while not stop.is_set() and await live_until(viewer, 1.0):
-                pass
-            if not stop.is_set():
-                population.tally.dropped += 1
-            population.worst_missed = max(population.worst_missed, viewer.missed)
-            viewer.leave(politely=True)
+            await population.read(viewer, math.inf, politely=True)
             population.open.discard(viewer)
 
     async def run() -> None:
         population = Population(host, port, args)
-        stop = asyncio.Event()
 
         async def work() -> None:
-            keepers = [asyncio.create_task(keep(population, stop)) for _ in range(args.probes)]
+            keepers = [asyncio.create_task(keep(population)) for _ in range(args.probes)]
             await asyncio.sleep(args.minutes * 60)
-            stop.set()
+            population.stopping = True
             await asyncio.gather(*keepers)
 
         await serve_reports(conn, population, work())
@@ -393,9 +386,9 @@ class Summary:
 
     @property
     def rss_slope_mb_per_hour(self) -> float | None:
-        steady = self.window(self.steady_from, self.steady_to + 1)
-        if len(steady) < 3:
+        if self.steady_to - self.steady_from < 300:  # too short to tell a trend from the ramp
             return None
+        steady = self.window(self.steady_from, self.steady_to + 1)
         fit = statistics.linear_regression(
             [r["elapsed"] for r in steady], [r["rss_mb"] for r in steady]
         )
