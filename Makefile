@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup assets run test test-fast lint format bench-collect bench-history bench-viewers clean
+.PHONY: setup assets run test test-fast lint format bench-collect bench-history bench-viewers bench-soak clean
 
 setup: $(STAMP) assets
 
@@ -46,6 +46,10 @@ bench-history: setup
 # N = 1 … 5,000 live viewers, 30 s steady each (~4 min); ARGS=--quick for a smoke run.
 bench-viewers: setup
 	$(BIN)/python benchmarks/viewers.py $(ARGS)
+
+# 500 viewers coming and going at 10/s for 30 min, 5% stalled; a row every 10 s.
+bench-soak: setup
+	$(BIN)/python benchmarks/soak.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info node_modules src/hostpulse/web/static/vendor

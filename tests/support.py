@@ -4,6 +4,7 @@ a real nginx in front of it, and the Chromium page helper of the e2e tier."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +77,43 @@ def http_get(url: str, headers: dict | None = None, timeout: float = 5.0):
 def get_json(url: str, headers: dict | None = None):
     status, _, body = http_get(url, headers)
     return status, json.loads(body)
+
+
+# --- the CLI and logging in --------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+def hostpulse(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """`hostpulse ARGS` in a subprocess (passwd, token, …), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "hostpulse", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def request(server, method, path, body=None, headers=None):
+    """(status, headers dict (lower-case names), body) without following redirects."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def login(server, password=PASSWORD, headers=None):
+    body = urllib.parse.urlencode({"password": password})
+    hdrs = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+    return request(server, "POST", "/login", body, hdrs)
+
+
+def cookie_of(headers) -> str:
+    return headers["set-cookie"].split(";", 1)[0]
 
 
 @dataclass
@@ -158,6 +197,14 @@ class Server:
 
 #: Engine.IO v4 over a websocket, no polling first (what the page asks for too).
 SOCKETIO_PATH = "/socket.io/?EIO=4&transport=websocket"
+
+
+def client_frame(opcode: int, data: bytes, mask: bool = True, first: int = 0x80) -> bytes:
+    """A client-to-server websocket frame (payload < 126 bytes), masked unless told;
+    ``first`` holds FIN and the reserved bits."""
+    key = os.urandom(4) if mask else b""
+    body = bytes(b ^ key[i & 3] for i, b in enumerate(data)) if mask else data
+    return bytes((first | opcode, (0x80 if mask else 0) | len(data))) + key + body
 
 
 class Wire:

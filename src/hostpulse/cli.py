@@ -23,7 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--bind", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", help="TCP port (default 8080)")
     serve.add_argument("--interval", help="seconds between samples (0.25 to 60, default 1)")
-    serve.add_argument("--data-dir", dest="data_dir", help="history and secret key directory")
+    serve.add_argument("--data-dir", dest="data_dir", help="history (and credentials) directory")
+    serve.add_argument(
+        "--credentials-dir", dest="credentials_dir", help="auth.json and secret key directory"
+    )
     serve.add_argument("--log-dir", dest="log_dir", help="rotating log files directory")
     serve.add_argument("--redis", help="Redis URL: serve every host published there")
     serve.add_argument(
@@ -75,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_location_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML config file")
     parser.add_argument("--data-dir", dest="data_dir", help="data directory")
+    parser.add_argument(
+        "--credentials-dir", dest="credentials_dir", help="auth.json directory (several workers)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
         "port",
         "interval",
         "data_dir",
+        "credentials_dir",
         "log_dir",
         "redis",
         "sample_local",
@@ -182,7 +189,8 @@ def _warn_if_exposed(settings, auth_enabled: bool) -> None:
 
 
 def _credentials_path(args: argparse.Namespace):
-    settings = _load(args, data_dir=getattr(args, "data_dir", None))
+    flags = {name: getattr(args, name, None) for name in ("data_dir", "credentials_dir")}
+    settings = _load(args, **flags)
     return None if settings is None else settings.resolved_auth_file
 
 

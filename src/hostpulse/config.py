@@ -49,8 +49,11 @@ class Settings:
     host_id: str | None = None
     #: Keep history in memory only (no SQLite file).
     memory_only: bool = False
+    #: Where the credentials file and the session secret key live; defaults to ``data_dir``.
+    #: Several workers name one directory here and keep their own ``data_dir`` (history).
+    credentials_dir: Path | None = None
     #: Password hash and API tokens (written by ``hostpulse passwd`` / ``hostpulse token``);
-    #: defaults to ``<data_dir>/auth.json``.
+    #: defaults to ``<credentials_dir>/auth.json``.
     auth_file: Path | None = None
     #: Origins besides our own whose pages may open the Socket.IO connection.
     allowed_origins: tuple[str, ...] = ()
@@ -70,8 +73,16 @@ class Settings:
         return self.log_dir or self.data_dir / "log"
 
     @property
+    def resolved_credentials_dir(self) -> Path:
+        return self.credentials_dir or self.data_dir
+
+    @property
     def resolved_auth_file(self) -> Path:
-        return self.auth_file or self.data_dir / "auth.json"
+        return self.auth_file or self.resolved_credentials_dir / "auth.json"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.resolved_credentials_dir / "secret_key"
 
     @property
     def history_path(self) -> Path | None:
@@ -197,7 +208,7 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "bind": (_address, "address to listen on (default 127.0.0.1: loopback only)"),
     "port": (_int_in(1, 65535), "TCP port (default 8080)"),
     "interval": (_float_in(0.25, 60), "seconds between samples, 0.25 to 60 (default 1)"),
-    "data_dir": (_path, "history database and secret key (default ~/.local/share/hostpulse)"),
+    "data_dir": (_path, "history, and credentials by default (default ~/.local/share/hostpulse)"),
     "log_dir": (_path, "rotating log files (default <data_dir>/log)"),
     "logging_config": (_path, "a logging dictConfig YAML file replacing the shipped one"),
     "log_level": (_choice("DEBUG", "INFO", "WARNING", "ERROR"), "console log level"),
@@ -206,7 +217,11 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "trusted_proxies": (_addresses, "proxies whose X-Forwarded-For is believed"),
     "host_id": (_host_id, "the name this host is shown under (default: hostname)"),
     "memory_only": (_bool, "keep history in memory only, no SQLite file"),
-    "auth_file": (_path, "password hash and API tokens (default <data_dir>/auth.json)"),
+    "credentials_dir": (
+        _path,
+        "auth.json and the session secret key; one for several workers (default <data_dir>)",
+    ),
+    "auth_file": (_path, "password hash and API tokens (default <credentials_dir>/auth.json)"),
     "allowed_origins": (_origins, "extra origins allowed to open the websocket (default none)"),
     "redis": (_redis_url, "Redis URL: many hosts and many workers (default: none, one process)"),
     "redis_maxlen": (_int_in(10, 100000), "samples kept per host stream in Redis (default 300)"),

@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import subprocess
-import sys
 import time
-import urllib.parse
 
 import pytest
 import websocket
 
-from support import RawViewer, Server, http_get
+from support import PASSWORD, RawViewer, Server, cookie_of, hostpulse, http_get, login, request
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "correct horse battery"
-
 
 def cli(data_dir, *args, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "hostpulse", *args, "--data-dir", str(data_dir)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
-def request(server, method, path, body=None, headers=None):
-    """(status, headers dict (lower-case names), body) without following redirects."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
-
-
-def login(server, password=PASSWORD, headers=None):
-    body = urllib.parse.urlencode({"password": password})
-    hdrs = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
-    return request(server, "POST", "/login", body, hdrs)
-
-
-def cookie_of(headers) -> str:
-    return headers["set-cookie"].split(";", 1)[0]
+    return hostpulse(*args, "--data-dir", str(data_dir), stdin=stdin)
 
 
 @pytest.fixture(scope="module")

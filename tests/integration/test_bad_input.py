@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
 import time
 
 import pytest
 import websocket
 
-from support import RawViewer
+from support import SOCKETIO_PATH, RawViewer, client_frame, http_get
 
 pytestmark = pytest.mark.integration
 
@@ -111,8 +114,6 @@ def test_oversized_message_closes_only_that_connection(server, watcher):
 def test_oversized_polling_post_is_refused(server, watcher):
     import urllib.request
 
-    from support import http_get
-
     status, _, body = http_get(server.url + "/socket.io/?EIO=4&transport=polling")
     sid = json.loads(body[1:])["sid"]
     data = b"4" + b"x" * 100_000
@@ -125,3 +126,70 @@ def test_oversized_polling_post_is_refused(server, watcher):
     except urllib.error.HTTPError as exc:
         status = exc.code
     assert 400 <= status < 500
+
+
+def raw_viewer(server) -> tuple[socket.socket, str]:
+    """A websocket connected to /live by hand: (socket, Engine.IO session id)."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET {SOCKETIO_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    data = b""
+    while b'"sid"' not in data:  # the 101 answer, then Engine.IO's open packet
+        data += sock.recv(4096)
+    sid = json.loads(data[data.index(b"{") : data.index(b"}") + 1])["sid"]
+    sock.sendall(client_frame(0x1, b"40/live,"))
+    return sock, sid
+
+
+def session_alive(server, sid: str) -> bool:
+    """Engine.IO refuses a poll on a websocket session as unexpected, on a gone one as an
+    invalid session."""
+    url = f"{server.url}/socket.io/?EIO=4&transport=polling&sid={sid}"
+    return b"Invalid session" not in http_get(url)[2]
+
+
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    deadline = time.monotonic() + within
+    sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            if not sock.recv(65536):
+                return True
+        except TimeoutError:
+            continue
+        except OSError:
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "frame, logged",
+    [
+        (client_frame(0x1, b'42/live,["ping","\xff\xfe"]'), "bad websocket frame"),  # bad UTF-8
+        (client_frame(0x1, b'42/live,["ping"]', mask=False), "bad websocket frame"),
+        (client_frame(0x1, b"2", first=0xC0), "bad websocket frame"),  # a reserved bit
+        (client_frame(0x3, b"xx"), "bad websocket frame"),  # no such opcode
+        (client_frame(0x1, b"x"), "undecodable Engine.IO packet"),
+        (client_frame(0x1, b""), "undecodable Engine.IO packet"),
+    ],
+    ids=["utf8", "unmasked", "rsv", "opcode", "eio-x", "eio-empty"],
+)
+def test_an_undecodable_frame_ends_its_session_at_once(server, watcher, frame, logged):
+    sock, sid = raw_viewer(server)
+    try:
+        assert session_alive(server, sid)
+        sock.sendall(frame)
+        # Engine.IO's ping timeout would take 25 + 20 s; the reader ends it now.
+        assert closed_by_server(sock, within=5)
+        deadline = time.monotonic() + 5
+        while session_alive(server, sid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not session_alive(server, sid)
+    finally:
+        sock.close()
+    lines = [line for line in server.output().splitlines() if sid in line]
+    assert len([line for line in lines if logged in line]) == 1, lines

@@ -11,6 +11,18 @@ def test_defaults_are_safe():
     assert s.bind == "127.0.0.1"
     assert s.interval == 1.0
     assert s.resolved_log_dir == s.data_dir / "log"
+    assert s.resolved_auth_file == s.data_dir / "auth.json"
+    assert s.secret_key_file == s.data_dir / "secret_key"
+
+
+def test_credentials_dir_holds_credentials_and_secret_key_not_history():
+    env = {"HOSTPULSE_DATA_DIR": "/var/lib/hp-w1", "HOSTPULSE_CREDENTIALS_DIR": "/etc/hp"}
+    s = config.load(environ=env)
+    assert s.resolved_auth_file == Path("/etc/hp/auth.json")
+    assert s.secret_key_file == Path("/etc/hp/secret_key")
+    assert s.history_path == Path("/var/lib/hp-w1/history.sqlite")
+    explicit = config.load(environ={**env, "HOSTPULSE_AUTH_FILE": "/srv/auth.json"})
+    assert explicit.resolved_auth_file == Path("/srv/auth.json")
 
 
 def test_precedence_file_env_flags(tmp_path: Path):

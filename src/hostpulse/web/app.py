@@ -82,7 +82,7 @@ def create_app(settings: Settings, local: LocalHost | None = None) -> Flask:
         local_sampler, publisher = build(settings)
         local = None
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = secret.load_or_create(settings.data_dir)
+    app.config["SECRET_KEY"] = secret.load_or_create(settings.secret_key_file)
     app.json.sort_keys = False
     socketio = SocketIO(
         app,

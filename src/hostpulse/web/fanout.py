@@ -19,6 +19,8 @@ websocket leg of that path, below the Socket.IO protocol (the bytes on the wire 
   replaces an older one not yet started (a viewer sees a ``seq`` gap and resyncs).
 - An outbox that could not drain gets a flusher greenlet that waits for the socket to be
   writable; a connection still not drained after ``stall_timeout`` seconds is shut down.
+- Input it cannot decode (a broken websocket frame, a message that is no Engine.IO packet)
+  closes the connection and ends the Engine.IO session at once, with one log line.
 """
 
 from __future__ import annotations
@@ -396,9 +398,16 @@ class WebSocketDriver:
                 self.frames.receive_bytes(data)
                 for frame in self.frames.received_frames():
                     self._on_frame(frame)
-            except ParseFailed as exc:
-                self.close(exc.code)
+            except ParseFailed as exc:  # bad UTF-8, an unmasked frame, reserved bits, …
+                self._refuse(f"bad websocket frame: {exc}", exc.code)
         return self.received.pop(0)
+
+    def _refuse(self, problem: str, code: int) -> None:
+        """Close at once on input we cannot read. Returning None to Engine.IO's reader ends
+        its session now; an exception would leave the session to the ping timeout (~45 s).
+        """
+        log.info("viewer %s: %.160s: closing", self.outbox.name, problem)
+        self.close(code)
 
     def _on_frame(self, frame: Frame) -> None:
         opcode = frame.opcode
@@ -411,8 +420,13 @@ class WebSocketDriver:
                 self.close(1009)  # message too big
             elif frame.message_finished:
                 joiner = "" if self.partial_text else b""
-                self.received.append(joiner.join(self.partial))
+                message = joiner.join(self.partial)
                 self.partial, self.partial_size = [], 0
+                problem = undecodable(message)
+                if problem is not None:
+                    self._refuse(f"undecodable Engine.IO packet: {problem}", 1002)
+                elif self.connected:
+                    self.received.append(message)
         elif opcode is Opcode.PING:
             with contextlib.suppress(OSError):
                 self.outbox.send(bytes((0x8A, len(frame.payload))) + bytes(frame.payload))
@@ -471,6 +485,15 @@ class _CloseOnlyQueue:
 
     def empty(self) -> bool:
         return True
+
+
+def undecodable(message: str | bytes) -> str | None:
+    """Why Engine.IO could not decode this message, or None (its own decoder decides)."""
+    try:
+        eio_packet.Packet(encoded_packet=message)
+    except (ValueError, TypeError, IndexError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def ws_frame_close(code: int = 1000) -> bytes:

@@ -119,7 +119,9 @@ def _check_requests(server: Any, limit: int) -> None:
         except Exception as exc:
             if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
                 raise
-            # The websocket is already answered; the Engine.IO session ends by ping timeout.
+            # The websocket is already answered. The fan-out reader ends a session on input it
+            # cannot decode itself; what still lands here is a failed upgrade from polling,
+            # whose polling session carries on.
             log.info("websocket ended on a bad frame: %s: %.120s", type(exc).__name__, exc)
             return []
 

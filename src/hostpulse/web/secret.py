@@ -1,4 +1,10 @@
-"""The Flask secret key: generated on first start, kept in the data directory with mode 0600."""
+"""The Flask secret key: generated on first start, kept with mode 0600 in the credentials
+directory (``credentials_dir``, by default the data directory).
+
+Several workers may share that directory and start at the same moment: the first key
+written wins and every worker uses that one, so a session cookie signed by one worker is
+accepted by all of them.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +12,39 @@ import os
 import secrets
 from pathlib import Path
 
-FILENAME = "secret_key"
+MIN_KEY_BYTES = 32
 
 
-def load_or_create(data_dir: Path) -> bytes:
-    path = data_dir / FILENAME
+def load_or_create(path: Path) -> bytes:
+    key = _read(path)
+    if key is not None:
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_hex(32).encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            # A link, not a rename: it fails when another worker's key got there first,
+            # and either way the key file only ever appears whole.
+            os.link(tmp, path)
+        except FileExistsError:
+            if _read(path) is None:  # an unusable old key: replace it
+                os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    key = _read(path)
+    if key is None:
+        raise RuntimeError(f"secret key {path}: unreadable after writing it")
+    return key
+
+
+def _read(path: Path) -> bytes | None:
     try:
         key = path.read_bytes().strip()
-        if len(key) >= 32:
-            return key
     except FileNotFoundError:
-        pass
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    # O_EXCL-free write to a temp file, then an atomic rename: never a half-written key.
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    os.replace(tmp, path)
-    return key
+        return None
+    return key if len(key) >= MIN_KEY_BYTES else None
