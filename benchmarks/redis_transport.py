@@ -10,6 +10,9 @@ processes play the workers.
   EVAL, then one pipeline: XADD MAXLEN ~300, ZADD hosts); the readers issue the reader's
   commands (ZRANGE discovery every 2 s, XREVRANGE backfill, one XREAD BLOCK 1000 COUNT 1000
   over every stream). Streams are filled to MAXLEN first, so memory is the steady state.
+- ``stream-paced``: the same, but the reader waits 100 ms after each read that returned
+  something, so one XREAD (which names every stream, O(hosts) for Redis and the reader)
+  carries many samples instead of one or two.
 - ``pubsub``: the same round with PUBLISH instead of XADD; each reader one PSUBSCRIBE.
 - ``pubsub+stream``: PUBLISH for the live path plus XADD for a new worker's backfill (what
   pub/sub would need to keep the product's backfill).
@@ -45,7 +48,10 @@ from hostpulse.sample import Sample
 from hostpulse.sampler import Sampler
 from redis_support import RedisServer
 
-MODES = ("stream", "pubsub", "pubsub+stream")
+MODES = ("stream", "stream-paced", "pubsub", "pubsub+stream")
+#: stream-paced: the reader waits this long after a read that returned entries, so one XREAD
+#: (which names every stream) carries many hosts' samples instead of one or two.
+PACE = 0.1
 MAXLEN = 300
 TICKS = os.sysconf("SC_CLK_TCK")
 MIB = 2**20
@@ -99,7 +105,7 @@ def publish(url: str, mode: str, ids: list[str], values: dict, start: float, end
             if due > time.time():
                 time.sleep(due - time.time())
             sample = Sample(slot, time.time(), values)
-            if mode == "stream":
+            if mode.startswith("stream"):
                 pub.on_sample(sample)
                 pub._round()
             else:
@@ -151,8 +157,9 @@ class Record:
 class StreamReader:
     """The commands of remote/reader.py: discovery, backfill, one XREAD over all streams."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pace: float = 0.0) -> None:
         self.url = url
+        self.pace = pace
         self.client = make_client(url)
         self.last_ids: dict[str, str] = {}
         self.discovered = -1e9
@@ -172,11 +179,14 @@ class StreamReader:
             return
         streams = {wire.stream_key(h): last for h, last in self.last_ids.items()}
         prefix = len(wire.stream_key(""))
-        for key, entries in self.client.xread(streams, count=READ_COUNT, block=BLOCK_MS) or ():
+        answer = self.client.xread(streams, count=READ_COUNT, block=BLOCK_MS)
+        for key, entries in answer or ():
             host_id = key.decode()[prefix:]
             for entry_id, fields in entries:
                 self.last_ids[host_id] = entry_id.decode()
                 record.add(host_id, fields)
+        if answer and self.pace:
+            time.sleep(self.pace)
 
     def drop(self) -> None:
         self.client.close()
@@ -208,7 +218,10 @@ class PubSubReader:
 
 def read(url: str, mode: str, times: dict, cut: float, out) -> None:
     record = Record(times["steady"], times["cut"])
-    reader = StreamReader(url) if mode == "stream" else PubSubReader(url)
+    if mode.startswith("stream"):
+        reader = StreamReader(url, pace=PACE if mode == "stream-paced" else 0.0)
+    else:
+        reader = PubSubReader(url)
     dropped = False
     while time.time() < times["end"]:
         if not dropped and time.time() >= times["cut"]:
