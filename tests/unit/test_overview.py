@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from types import SimpleNamespace
@@ -60,3 +61,44 @@ def test_overview_follows_samples_at_most_once_a_tick(monkeypatch):
     # One message carries every host that changed, not one message per host per sample.
     assert any(len(m["hosts"]) == 3 for _, m in recorder.messages[1:])
     assert all(not m["full"] for _, m in recorder.messages)
+
+
+class FrameRecorder(Recorder):
+    """Also stands in for the per-viewer send and the encoding: counts encodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded = 0
+        self.sent: dict[str, bytes] = {}
+
+    def encode(self, event, data) -> str:
+        self.encoded += 1
+        return json.dumps([event, data])
+
+    def send(self, sid, event, data, frame=None) -> None:
+        self.sent[sid] = frame
+
+
+def full_of(frame: bytes) -> dict:
+    return json.loads(frame[frame.index(b"[") :])[1]
+
+
+def test_a_crowd_opening_the_overview_costs_one_full_overview():
+    server = SimpleNamespace(enter_room=lambda *a, **k: None)
+    fleet = Fleet(SimpleNamespace(server=server), full_every=60)
+    recorder = fleet.sender = FrameRecorder()
+    feed = RemoteFeed()
+    history = SimpleNamespace(recent=lambda keys, seconds: {"ts": [], "series": {}})
+    fleet.add_host(SimpleNamespace(id="h0", sampler=feed, history=history))
+    feed.receive(Sample(1, time.time(), {"cpu.total": 1.0}))
+    for i in range(200):
+        fleet.watch_overview(f"viewer-{i}", True)
+    assert recorder.encoded == 1
+    assert len(set(recorder.sent.values())) == 1
+    assert full_of(recorder.sent["viewer-0"])["hosts"]["h0"]["cpu"] == 1.0
+    # After a delta, a newcomer must not get the older full: it would miss that delta.
+    feed.receive(Sample(2, time.time(), {"cpu.total": 2.0}))
+    assert fleet.overview_delta()["hosts"]["h0"]["cpu"] == 2.0
+    fleet.watch_overview("late", True)
+    assert full_of(recorder.sent["late"])["hosts"]["h0"]["cpu"] == 2.0
+    assert recorder.encoded == 2

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask_socketio import SocketIO
 
-from hostpulse.web.fanout import Outboxes
+from hostpulse.web.fanout import Outboxes, ws_frame
 from hostpulse.web.live import NAMESPACE, Broadcaster, Sender, fanout_histogram
 from hostpulse.web.pacing import Pacer
 
@@ -102,6 +102,8 @@ class Fleet:
         self.overview_viewers: set[str] = set()
         self._sent: dict[str, dict[str, Any]] = {}
         self._spark_cache: tuple[float, dict] | None = None
+        #: (built at, payload, frame) of the full overview new overview viewers get.
+        self._full_cache: tuple[float, dict, bytes] | None = None
         self._pacer = Pacer(OVERVIEW_TICK, OVERVIEW_COALESCE)
         #: Set when a sample opens a pacing window: the overview loop re-reads its due time.
         self._wake = threading.Event()
@@ -179,7 +181,8 @@ class Fleet:
         if on:
             self.overview_viewers.add(sid)
             self.socketio.server.enter_room(sid, OVERVIEW_ROOM, namespace=NAMESPACE)
-            self._send("overview", self.overview_full(), sid)
+            _, payload, frame = self._full_overview()
+            self.sender.send(sid, "overview", payload, frame)
         elif sid in self.overview_viewers:
             self.overview_viewers.discard(sid)
             self.socketio.server.leave_room(sid, OVERVIEW_ROOM, namespace=NAMESPACE)
@@ -203,6 +206,20 @@ class Fleet:
             "history": self._sparks(),
         }
 
+    def _full_overview(self) -> tuple[float, dict[str, Any], bytes]:
+        """The full overview, built and encoded once however many viewers open it at once.
+
+        With 100 hosts it is ~0.5 MB of JSON (their minute of history), ~20 ms to encode:
+        once per viewer, a reconnect of hundreds stalled the worker for seconds. It is
+        rebuilt after every delta (a viewer given an older one would miss that delta's
+        changes) and at least once a tick (the charts' history moves on)."""
+        cached = self._full_cache
+        if cached is None or time.monotonic() - cached[0] >= OVERVIEW_TICK:
+            payload = self.overview_full()
+            frame = ws_frame(self.sender.encode("overview", payload))
+            cached = self._full_cache = (time.monotonic(), payload, frame)
+        return cached
+
     def overview_delta(self) -> dict[str, Any] | None:
         """The hosts whose summary changed since the last call; None when none did."""
         current = self.summaries()
@@ -211,6 +228,7 @@ class Fleet:
         self._sent = current
         if not changed and not gone:
             return None
+        self._full_cache = None
         return {"ts": time.time(), "full": False, "hosts": changed, "gone": gone}
 
     def _sparks(self) -> dict[str, Any]:
