@@ -139,7 +139,7 @@ def viewers(url, count, seconds, auth, event, out, tag, measure=True) -> None:
                 hosts = payload["hosts"].items()
                 got = [(h, s["last_seen"], payload["ts"], now) for h, s in hosts if s["last_seen"]]
             else:
-                got = [now - payload["ts"]]
+                got = [(now, now - payload["ts"])]
             with lock:
                 delays.extend(got)
         ws.close()
@@ -255,7 +255,11 @@ def main() -> None:
         for p in procs:
             p.join(10)
         overview = [d for tag, r in results if tag == "overview" for d in r]
-        probe = [d for tag, r in results if tag == "host" for d in r]
+        received = [d for tag, r in results if tag == "host" for d in r]
+        probe = [delay for _, delay in received]
+        # While 500 viewers connect (each is sent the full overview) vs afterwards.
+        connecting = [delay for at, delay in received if at < t0]
+        steady = [delay for at, delay in received if at >= t0]
         stream = next(r for tag, r in results if tag == "stream")
         print(f"load average at the end: {os.getloadavg()}")
         print(
@@ -271,7 +275,9 @@ def main() -> None:
         stages(overview, stream)
         print(
             f"one-host probe viewers (sample event): p50 {pct(probe, 50) * 1000:.0f} ms, "
-            f"p99 {pct(probe, 99) * 1000:.0f} ms (n={len(probe)})"
+            f"p99 {pct(probe, 99) * 1000:.0f} ms (n={len(probe)}); while the viewers connect: "
+            f"p50 {pct(connecting, 50) * 1000:.0f} ms, max {pct(connecting, 100) * 1000:.0f} ms; "
+            f"after: p50 {pct(steady, 50) * 1000:.0f} ms, max {pct(steady, 100) * 1000:.0f} ms"
         )
         print(
             f"redis CPU {rcpu * 100:.1f} % of a core, used_memory "
