@@ -97,13 +97,12 @@ def publish(url: str, mode: str, ids: list[str], values: dict, start: float, end
     for pub, client in zip(pubs, clients, strict=True):
         pub._client = client  # the stream mode runs the real round on this connection
         pub.connected = True
+    # Hosts evenly spread over the second (each publisher process the same way).
     phases = [i / len(pubs) for i in range(len(pubs))]
     slot = 0
     while start + slot < end:
         for pub, client, phase in zip(pubs, clients, phases, strict=True):
-            due = start + slot + phase
-            if due > time.time():
-                time.sleep(due - time.time())
+            time.sleep(max(0.0, start + slot + phase - time.time()))
             sample = Sample(slot, time.time(), values)
             if mode.startswith("stream"):
                 pub.on_sample(sample)
