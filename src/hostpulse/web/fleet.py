@@ -1,9 +1,10 @@
 """Many hosts on one worker: a broadcaster per host, and the overview of all of them.
 
 Each host has its :class:`~hostpulse.web.live.Broadcaster` and Socket.IO room; a viewer is in
-one host's room, or in the overview room, or both. The overview is one ``overview`` event per
-overview tick (``OVERVIEW_TICK``) carrying the small summary of every host that changed since
-the previous one: with hundreds of hosts a viewer gets one message a second, not one per host.
+one host's room, or in the overview room, or both. The overview is one ``overview`` event
+carrying the small summary of every host that changed since the previous one, sent shortly
+after new samples arrive and at most once per ``OVERVIEW_TICK`` (web/pacing.py): with hundreds
+of hosts a viewer gets one message a second, not one per host.
 
 Every worker holds every host (it reads them all from Redis), so events go to the viewers
 connected to this worker only (``ignore_queue``): nothing per tick crosses the message queue.
@@ -12,18 +13,23 @@ connected to this worker only (``ignore_queue``): nothing per tick crosses the m
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 from flask_socketio import SocketIO
 
-from hostpulse.web.fanout import Outboxes
+from hostpulse.web.fanout import Outboxes, ws_frame
 from hostpulse.web.live import NAMESPACE, Broadcaster, Sender, fanout_histogram
+from hostpulse.web.pacing import Pacer
 
 log = logging.getLogger("hostpulse.live")
 
 OVERVIEW_ROOM = "overview"
+#: At most one overview message per tick ...
 OVERVIEW_TICK = 1.0
+#: ... sent this long after the first new sample, so samples arriving together share it.
+OVERVIEW_COALESCE = 0.05
 #: No sample for this many intervals: stale; for OFFLINE_AFTER: offline.
 STALE_AFTER = 3
 OFFLINE_AFTER = 10
@@ -96,6 +102,11 @@ class Fleet:
         self.overview_viewers: set[str] = set()
         self._sent: dict[str, dict[str, Any]] = {}
         self._spark_cache: tuple[float, dict] | None = None
+        #: (built at, payload, frame) of the full overview new overview viewers get.
+        self._full_cache: tuple[float, dict, bytes] | None = None
+        self._pacer = Pacer(OVERVIEW_TICK, OVERVIEW_COALESCE)
+        #: Set when a sample opens a pacing window: the overview loop re-reads its due time.
+        self._wake = threading.Event()
         self._unsubscribe: list = []
         self._running = False
 
@@ -109,6 +120,7 @@ class Fleet:
         self.hosts[host.id] = host
         self._unsubscribe += [
             host.sampler.subscribe(broadcaster.on_sample),
+            host.sampler.subscribe(self._on_sample),
             host.sampler.subscribe_facts(broadcaster.on_facts),
             host.sampler.subscribe_tables(broadcaster.on_table),
         ]
@@ -170,7 +182,8 @@ class Fleet:
         if on:
             self.overview_viewers.add(sid)
             self.socketio.server.enter_room(sid, OVERVIEW_ROOM, namespace=NAMESPACE)
-            self._send("overview", self.overview_full(), sid)
+            _, payload, frame = self._full_overview()
+            self.sender.send(sid, "overview", payload, frame)
         elif sid in self.overview_viewers:
             self.overview_viewers.discard(sid)
             self.socketio.server.leave_room(sid, OVERVIEW_ROOM, namespace=NAMESPACE)
@@ -194,6 +207,20 @@ class Fleet:
             "history": self._sparks(),
         }
 
+    def _full_overview(self) -> tuple[float, dict[str, Any], bytes]:
+        """The full overview, built and encoded once however many viewers open it at once.
+
+        With 100 hosts it is ~0.5 MB of JSON (their minute of history), ~20 ms to encode:
+        once per viewer, a reconnect of hundreds stalled the worker for seconds. It is
+        rebuilt after every delta (a viewer given an older one would miss that delta's
+        changes) and at least once a tick (the charts' history moves on)."""
+        cached = self._full_cache
+        if cached is None or time.monotonic() - cached[0] >= OVERVIEW_TICK:
+            payload = self.overview_full()
+            frame = ws_frame(self.sender.encode("overview", payload))
+            cached = self._full_cache = (time.monotonic(), payload, frame)
+        return cached
+
     def overview_delta(self) -> dict[str, Any] | None:
         """The hosts whose summary changed since the last call; None when none did."""
         current = self.summaries()
@@ -202,6 +229,7 @@ class Fleet:
         self._sent = current
         if not changed and not gone:
             return None
+        self._full_cache = None
         return {"ts": time.time(), "full": False, "hosts": changed, "gone": gone}
 
     def _sparks(self) -> dict[str, Any]:
@@ -216,20 +244,38 @@ class Fleet:
         self._spark_cache = (now, sparks)
         return sparks
 
+    def _on_sample(self, sample) -> None:
+        if self._pacer.changed(time.monotonic()):
+            self._wake.set()
+
     def run_overview(self) -> None:
-        """The overview tick: one ``overview`` event a tick to the overview room."""
+        """One ``overview`` event to the overview room when the pacer says it is due."""
         self._running = True
         while self._running:
-            self.socketio.sleep(OVERVIEW_TICK - time.time() % OVERVIEW_TICK)
+            wait = self._pacer.due() - time.monotonic()
+            if wait > 0:
+                self._wake.wait(wait)
+                self._wake.clear()
+                continue
+            started = time.monotonic()
+            sent = False
             try:
-                delta = self.overview_delta()
-                if delta is not None and self.overview_viewers:
-                    targets = self.sender.split(self.overview_viewers)
-                    self.sender.broadcast(targets, "overview", delta)
+                sent = self._send_overview()
             except Exception:
                 log.exception("overview tick failed")
+            self._pacer.done(started, sent)
+
+    def _send_overview(self) -> bool:
+        """True when something changed: a message went out (or would have, to nobody)."""
+        delta = self.overview_delta()
+        if delta is None:
+            return False
+        if self.overview_viewers:
+            self.sender.broadcast(self.sender.split(self.overview_viewers), "overview", delta)
+        return True
 
     def stop(self) -> None:
         self._running = False
+        self._wake.set()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
