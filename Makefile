@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup assets run test test-fast lint format bench-collect bench-history bench-viewers clean
+.PHONY: setup assets run test test-fast lint format bench-collect bench-history bench-viewers \
+	bench-workers clean
 
 setup: $(STAMP) assets
 
@@ -46,6 +47,11 @@ bench-history: setup
 # N = 1 … 5,000 live viewers, 30 s steady each (~4 min); ARGS=--quick for a smoke run.
 bench-viewers: setup
 	$(BIN)/python benchmarks/viewers.py $(ARGS)
+
+# 5,000 viewers of one host against 1 and 2 `serve --redis` workers behind nginx (~2 min);
+# needs redis-server, nginx and puppet. ARGS="-n 5000 8000" for more N.
+bench-workers: setup
+	$(BIN)/python benchmarks/viewers.py --workers 1 2 $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info node_modules src/hostpulse/web/static/vendor

@@ -380,17 +380,14 @@ def nginx_site(tmp: Path, listen: str, upstreams: list[str], **values) -> str:
     return render_epp("nginx-site.conf.epp", {**base, **values}, tmp)
 
 
-def shipped_nginx(
-    tmp: Path, upstreams: list[str], worker_connections: int = 256, **values
-) -> Nginx:
+def shipped_nginx(tmp: Path, upstreams: list[str], main: dict | None = None, **values) -> Nginx:
     """An Nginx (not started) running the shipped site for these upstreams ("host:port", one
     per hostpulse worker, sticky by client address) on a free loopback port; ``values`` go to
-    the template. The one way tests and benchmarks put nginx in front of hostpulse."""
+    the template, ``main`` to the Nginx (its main file). The one way tests and benchmarks put
+    nginx in front of hostpulse."""
     port = free_port()
     site = nginx_site(tmp, f"127.0.0.1:{port}", upstreams, **values)
-    return Nginx(
-        tmp / "nginx", site, url=f"http://127.0.0.1:{port}", worker_connections=worker_connections
-    )
+    return Nginx(tmp / "nginx", site, url=f"http://127.0.0.1:{port}", **(main or {}))
 
 
 @dataclass
@@ -407,6 +404,8 @@ class Nginx:
     url: str = ""
     #: A proxied websocket holds two connections (client and upstream), each one file.
     worker_connections: int = 256
+    #: nginx worker processes ("auto": one a core, as Debian's own nginx.conf has it).
+    processes: int | str = 1
     process: subprocess.Popen | None = None
 
     @property
@@ -425,7 +424,7 @@ class Nginx:
         )
         # The file limit: every connection, plus logs, listening and epoll descriptors.
         return f"""daemon off;
-worker_processes 1;
+worker_processes {self.processes};
 worker_rlimit_nofile {self.worker_connections + 64};
 pid {t / "nginx.pid"};
 error_log {self.error_log} info;
