@@ -194,6 +194,7 @@ async def open_viewer(
         if stall:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALLED_RCVBUF)
         sock.setblocking(False)
+        viewer = None
         try:
             if source is not None:
                 sock.bind((source, 0))
@@ -205,7 +206,11 @@ async def open_viewer(
             return viewer
         except (OSError, TimeoutError, ConnectionError) as exc:
             failures.append(f"{type(exc).__name__}: {exc}")
-            sock.close()
+            # Once a transport owns the socket only it may close it (and leave the selector).
+            if viewer is not None:
+                viewer.transport.abort()
+            else:
+                sock.close()
             await asyncio.sleep(0.2)
     return None
 
