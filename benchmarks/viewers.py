@@ -209,6 +209,10 @@ async def open_viewer(
             # Once a transport owns the socket only it may close it (and leave the selector).
             if viewer is not None:
                 viewer.transport.abort()
+                if viewer.hello.done():
+                    viewer.hello.exception()  # seen: no "never retrieved" warning
+                else:
+                    viewer.hello.cancel()
             else:
                 sock.close()
             await asyncio.sleep(0.2)
@@ -276,7 +280,13 @@ def status_kb(pid: int, field: str) -> int:
 
 
 def scrape(server: Server) -> str:
-    return http_get(server.url + "/metrics", timeout=10)[2].decode()
+    """The server's /metrics text; empty if it does not answer in 10 s (an overloaded worker
+    is a result to report, not a reason to lose the run)."""
+    try:
+        return http_get(server.url + "/metrics", timeout=10)[2].decode()
+    except OSError as exc:
+        print(f"  {server.url}/metrics: {exc}", file=sys.stderr)
+        return ""
 
 
 def fanout_buckets(metrics: str) -> dict[float, float] | None:
