@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup assets run test test-fast lint format bench-collect bench-history bench-viewers bench-soak clean
+.PHONY: setup assets run test test-fast lint format bench-collect bench-history bench-viewers \
+	bench-soak bench-workers clean
 
 setup: $(STAMP) assets
 
@@ -50,6 +51,11 @@ bench-viewers: setup
 # 500 viewers coming and going at 10/s for 30 min, 5% stalled; a row every 10 s.
 bench-soak: setup
 	$(BIN)/python benchmarks/soak.py $(ARGS)
+
+# 5,000 viewers of one host against 1 and 2 `serve --redis` workers behind nginx (~2 min);
+# needs redis-server, nginx and puppet. ARGS="-n 5000 8000" for more N.
+bench-workers: setup
+	$(BIN)/python benchmarks/viewers.py --workers 1 2 $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info node_modules src/hostpulse/web/static/vendor

@@ -15,7 +15,6 @@ from pathlib import Path
 from support import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 
 def accepts(port: int, timeout: float) -> bool:
@@ -105,78 +104,6 @@ class Agent:
                 self.process.wait(5)
         code, self.process = self.process.returncode, None
         return code
-
-
-NGINX_CONF = """
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-    upstream hostpulse {{
-        ip_hash;
-{servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://hostpulse;
-            proxy_http_version 1.1;
-            proxy_set_header Host $http_host;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_read_timeout 120s;
-        }}
-    }}
-}}
-"""
-
-
-@dataclass
-class Nginx:
-    """A minimal test nginx in front of several workers, sticky by client address."""
-
-    tmp: Path
-    backends: list
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Nginx:
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        servers = "\n".join(f"        server 127.0.0.1:{p};" for p in self.backends)
-        conf = self.tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(prefix=self.tmp, servers=servers, port=self.port))
-        self.process = subprocess.Popen(
-            [NGINX, "-c", str(conf), "-p", str(self.tmp), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.tmp / "stderr", "ab"),  # noqa: SIM115
-        )
-        if accepts(self.port, 5):
-            return self
-        raise RuntimeError("nginx did not start: " + (self.tmp / "stderr").read_text())
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
 
 
 def make_tls_files(folder: Path) -> dict[str, Path]:

@@ -244,11 +244,25 @@ class Wire:
         return f"42{self.namespace},{ack_id}" + json.dumps([event, data])
 
 
+def connect_from(base_url: str, source: str, sockopt: tuple = (), timeout: float = 10):
+    """A TCP socket from ``source`` (port chosen by the kernel) connected to base_url's host."""
+    where = urllib.parse.urlsplit(base_url)
+    sock = socket.socket()
+    for option in sockopt:
+        sock.setsockopt(*option)
+    sock.settimeout(timeout)
+    sock.bind((source, 0))
+    sock.connect((where.hostname, where.port))
+    return sock
+
+
 class RawViewer:
     """A viewer speaking Engine.IO v4 / Socket.IO v5 itself over a websocket.
 
     It keeps the raw text of every frame, so tests can compare bytes between viewers.
-    ``sockopt`` goes to the socket before it connects (e.g. a small SO_RCVBUF).
+    ``sockopt`` goes to the socket before it connects (e.g. a small SO_RCVBUF). ``source``
+    is the local address to connect from (any of 127/8 on Linux): a client from another
+    network as nginx's ``ip_hash`` sees it.
     """
 
     def __init__(
@@ -258,10 +272,12 @@ class RawViewer:
         headers: list | None = None,
         auth: dict | None = None,
         sockopt: tuple = (),
+        source: str | None = None,
     ):
         ws_url = base_url.replace("http", "ws", 1) + SOCKETIO_PATH
+        sock = None if source is None else connect_from(base_url, source, sockopt)
         self.ws = websocket.create_connection(
-            ws_url, timeout=10, header=headers or [], sockopt=sockopt
+            ws_url, timeout=10, header=headers or [], sockopt=sockopt, socket=sock
         )
         self.wire = Wire(namespace, auth)
         self.namespace = namespace
@@ -410,6 +426,16 @@ def nginx_site(tmp: Path, listen: str, upstreams: list[str], **values) -> str:
     return render_epp("nginx-site.conf.epp", {**base, **values}, tmp)
 
 
+def shipped_nginx(tmp: Path, upstreams: list[str], main: dict | None = None, **values) -> Nginx:
+    """An Nginx (not started) running the shipped site for these upstreams ("host:port", one
+    per hostpulse worker, sticky by client address) on a free loopback port; ``values`` go to
+    the template, ``main`` to the Nginx (its main file). The one way tests and benchmarks put
+    nginx in front of hostpulse."""
+    port = free_port()
+    site = nginx_site(tmp, f"127.0.0.1:{port}", upstreams, **values)
+    return Nginx(tmp / "nginx", site, url=f"http://127.0.0.1:{port}", **(main or {}))
+
+
 @dataclass
 class Nginx:
     """Debian's nginx running `site` (an http-context file) with every path in `tmp`.
@@ -422,6 +448,10 @@ class Nginx:
     site: str
     #: Where a client reaches it (informational, for the tests).
     url: str = ""
+    #: A proxied websocket holds two connections (client and upstream), each one file.
+    worker_connections: int = 256
+    #: nginx worker processes ("auto": one a core, as Debian's own nginx.conf has it).
+    processes: int | str = 1
     process: subprocess.Popen | None = None
 
     @property
@@ -438,11 +468,13 @@ class Nginx:
             f"    {name}_temp_path {t / name};"
             for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
+        # The file limit: every connection, plus logs, listening and epoll descriptors.
         return f"""daemon off;
-worker_processes 1;
+worker_processes {self.processes};
+worker_rlimit_nofile {self.worker_connections + 64};
 pid {t / "nginx.pid"};
 error_log {self.error_log} info;
-events {{ worker_connections 256; }}
+events {{ worker_connections {self.worker_connections}; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;

@@ -24,6 +24,7 @@ from support import (
     http_get,
     nginx_site,
     require,
+    shipped_nginx,
     tools_missing,
 )
 
@@ -47,10 +48,7 @@ def app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def proxy(app, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nginx")
-    port = free_port()
-    site = nginx_site(tmp, f"127.0.0.1:{port}", [f"127.0.0.1:{app.port}"])
-    nginx = Nginx(tmp / "run", site, url=f"http://127.0.0.1:{port}").start()
+    nginx = shipped_nginx(tmp_path_factory.mktemp("nginx"), [f"127.0.0.1:{app.port}"]).start()
     yield nginx
     nginx.stop()
 
@@ -118,10 +116,8 @@ def test_app_down_then_back_through_nginx(browser, tmp_path):
     app = Server(tmp_path / "app")
     app.data_dir.mkdir(parents=True)
     app.start()
-    port = free_port()
-    site = nginx_site(tmp_path, f"127.0.0.1:{port}", [f"127.0.0.1:{app.port}"])
-    nginx = Nginx(tmp_path / "nginx", site).start()
-    url = f"http://127.0.0.1:{port}"
+    nginx = shipped_nginx(tmp_path, [f"127.0.0.1:{app.port}"]).start()
+    url = nginx.url
     page = Page(browser, url)
     try:
         page.open()

@@ -1,23 +1,39 @@
 """Many hosts and many workers through a real redis-server (docs/REDIS.md).
 
-Three agents with distinct ids, two `serve --redis` workers behind a sticky nginx: every
-worker serves every host; a Redis outage, a stopped agent and a duplicate id are survived.
+Three agents with distinct ids, two `serve --redis` workers behind the shipped nginx site
+(`ip_hash`, sticky by client address): every worker serves every host, viewers from several
+networks are spread over both workers; a Redis outage, a stopped agent and a duplicate id
+are survived.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
-from redis_support import NGINX, REDIS_SERVER, Agent, Nginx, RedisServer, make_tls_files
-from support import RawViewer, Server, get_json, require
+from redis_support import REDIS_SERVER, Agent, RedisServer, make_tls_files
+from support import (
+    NGINX,
+    RawViewer,
+    Server,
+    get_json,
+    http_get,
+    require,
+    shipped_nginx,
+    tools_missing,
+)
 
 pytestmark = pytest.mark.e2e
 require(None if REDIS_SERVER else "redis-server not installed (apt-get install redis-server)")
 
 HOSTS = ("alpha", "beta", "gamma")
 INTERVAL = 0.5
+# nginx's ip_hash keys on the first three octets of an IPv4 client, so 127.0.0.1 and
+# 127.0.0.2 are one client to it; 127.0.X.1 for four values of X are four networks, which
+# two upstreams share between them (all of 127/8 is loopback on Linux).
+NETWORKS = tuple(f"127.0.{x}.1" for x in range(1, 5))
 
 
 def wait_until(predicate, timeout: float, what: str):
@@ -58,10 +74,7 @@ def fleet(tmp_path_factory):
     for i in (1, 2):
         (tmp / f"w{i}").mkdir()
         workers.append(Server(tmp / f"w{i}", INTERVAL, args=["--redis", redis.url()]).start())
-    nginx = Nginx(tmp / "nginx", [w.port for w in workers]).start() if NGINX else None
-    yield redis, agents, workers, nginx
-    if nginx:
-        nginx.stop()
+    yield redis, agents, workers
     for w in workers:
         w.stop()
     for a in agents.values():
@@ -69,8 +82,19 @@ def fleet(tmp_path_factory):
     redis.stop()
 
 
+@pytest.fixture(scope="module")
+def proxy(fleet, tmp_path_factory):
+    """The shipped nginx site rendered for both workers."""
+    require(tools_missing(str(NGINX), "puppet"))
+    _, _, workers = fleet
+    upstreams = [f"127.0.0.1:{w.port}" for w in workers]
+    nginx = shipped_nginx(tmp_path_factory.mktemp("proxy"), upstreams).start()
+    yield nginx
+    nginx.stop()
+
+
 def test_every_worker_lists_and_pushes_every_host(fleet):
-    _, _, workers, nginx = fleet
+    _, _, workers = fleet
     for w in workers:
         wait_until(lambda w=w: set(statuses(w.url).values()) == {"online"} and
                    set(statuses(w.url)) == set(HOSTS), 20, "three online hosts")  # fmt: skip
@@ -79,31 +103,52 @@ def test_every_worker_lists_and_pushes_every_host(fleet):
             assert host["last_seen"] > time.time() - 15 and host["interval"] == INTERVAL
         status, sample = get_json(w.url + "/api/v1/hosts/beta/sample")
         assert status == 200 and sample["values"]["mem.total"] > 0
-        _, metrics = None, __import__("support").http_get(w.url + "/metrics")[2].decode()
+        metrics = http_get(w.url + "/metrics")[2].decode()
         for h in HOSTS:
             assert f'hostpulse_mem_total{{host="{h}"}}' in metrics
-    urls = [w.url for w in workers] + ([nginx.url] if nginx else [])
-    for url in urls:
-        over = RawViewer(url, auth={"overview": True})
+        sees_every_host(w.url)
+
+
+def sees_every_host(url: str, source: str | None = None) -> None:
+    """An overview viewer gets every host's card; a viewer of each host its hello and samples."""
+    over = RawViewer(url, auth={"overview": True}, source=source)
+    try:
+        cards = overview_hosts(over, set(HOSTS))
+        assert all(c["status"] == "online" and c["cpu"] is not None for c in cards.values())
+    finally:
+        over.close()
+    for h in HOSTS:
+        viewer = RawViewer(url, auth={"host": h}, source=source)
         try:
-            cards = overview_hosts(over, set(HOSTS))
-            assert all(c["status"] == "online" and c["cpu"] is not None for c in cards.values())
+            hello, _ = viewer.wait_for("hello")
+            assert hello["host"] == h and hello["sample"] is not None
+            assert hello["facts"]["hostname"]
+            sample, _ = viewer.wait_for("sample")
+            assert sample["host"] == h
         finally:
-            over.close()
-        for h in HOSTS:
-            viewer = RawViewer(url, auth={"host": h})
-            try:
-                hello, _ = viewer.wait_for("hello")
-                assert hello["host"] == h and hello["sample"] is not None
-                assert hello["facts"]["hostname"]
-                sample, _ = viewer.wait_for("sample")
-                assert sample["host"] == h
-            finally:
-                viewer.close()
+            viewer.close()
+
+
+def connected_from(worker: Server) -> set[str]:
+    """Client addresses of the websocket viewers this worker took (its access log; behind
+    nginx the address comes from X-Forwarded-For, nginx being a trusted proxy)."""
+    text = (worker.log_dir / "access.log").read_text()
+    return set(re.findall(r"([\d.]+) - \"WEBSOCKET CONNECT /live\"", text))
+
+
+def test_viewers_through_nginx_reach_both_workers_and_see_every_host(fleet, proxy):
+    _, _, workers = fleet
+    for source in NETWORKS:
+        sees_every_host(proxy.url, source)
+    served = [connected_from(w) & set(NETWORKS) for w in workers]
+    # every network reached a worker, each only one (sticky), and both workers got viewers
+    assert served[0] | served[1] == set(NETWORKS), served
+    assert not served[0] & served[1], served
+    assert served[0] and served[1], served
 
 
 def test_overview_is_one_message_per_tick(fleet):
-    _, _, workers, _ = fleet
+    _, _, workers = fleet
     viewer = RawViewer(workers[0].url, auth={"overview": True})
     try:
         first, _ = viewer.wait_for("overview")
@@ -121,7 +166,7 @@ def test_overview_is_one_message_per_tick(fleet):
 
 
 def test_watch_switches_host(fleet):
-    _, _, workers, _ = fleet
+    _, _, workers = fleet
     viewer = RawViewer(workers[1].url, auth={"host": "alpha"})
     try:
         assert viewer.wait_for("hello")[0]["host"] == "alpha"
@@ -134,7 +179,7 @@ def test_watch_switches_host(fleet):
 
 
 def test_redis_outage_is_bridged_and_the_gap_stays_a_gap(fleet):
-    redis, agents, workers, _ = fleet
+    redis, agents, workers = fleet
     viewer = RawViewer(workers[0].url, auth={"host": "alpha"})
     try:
         viewer.wait_for("hello")
@@ -176,7 +221,7 @@ def test_redis_outage_is_bridged_and_the_gap_stays_a_gap(fleet):
 
 
 def test_stopped_agent_turns_stale_then_offline_and_comes_back(fleet, tmp_path):
-    redis, agents, workers, _ = fleet
+    redis, agents, workers = fleet
     w = workers[0]
     wait_until(lambda: statuses(w.url).get("gamma") == "online", 20, "gamma online")
     agents["gamma"].stop()
@@ -195,7 +240,7 @@ def test_stopped_agent_turns_stale_then_offline_and_comes_back(fleet, tmp_path):
 
 
 def test_duplicate_host_id_is_reported(fleet, tmp_path):
-    redis, _, workers, _ = fleet
+    redis, _, workers = fleet
     twin = Agent(tmp_path, redis.url(), "alpha", INTERVAL).start()
     try:
         wait_until(lambda: "duplicate host id 'alpha'" in twin.output(), 15, "duplicate log")
@@ -262,7 +307,7 @@ def test_rediss_tls_with_a_verified_certificate(tmp_path):
         redis.stop()
 
 
-def test_overview_page_and_bookmarkable_host_page(fleet):
+def test_overview_page_and_bookmarkable_host_page(proxy):
     """The overview shows a card per host; a click opens /host/<id> with that host live."""
     pytest.importorskip("playwright")
     from pathlib import Path
@@ -272,8 +317,7 @@ def test_overview_page_and_bookmarkable_host_page(fleet):
     chromium = Path("/usr/lib/chromium/chromium")
     if not chromium.exists():
         pytest.skip("Debian chromium not installed")
-    _, _, workers, nginx = fleet
-    base = (nginx or workers[0]).url
+    base = proxy.url
     errors: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(
