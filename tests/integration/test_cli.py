@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,24 @@ def test_serve_on_a_taken_port_says_so(tmp_path):
         srv = Server(tmp_path, port=port)
         with pytest.raises(RuntimeError, match="cannot listen"):
             srv.start(wait=10)
+
+
+def test_serve_raises_its_open_files_limit_to_the_hard_limit(tmp_path):
+    """Two descriptors a viewer: a soft limit of 1024 (systemd's default) would stop ~500."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 512:
+        pytest.skip(f"hard limit {hard} leaves nothing to raise")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))  # the child inherits it
+    try:
+        srv = Server(tmp_path).start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        limits = Path(f"/proc/{srv.process.pid}/limits").read_text()
+        line = next(ln for ln in limits.splitlines() if ln.startswith("Max open files"))
+        assert line.split()[3] == line.split()[4] != "512", line
+    finally:
+        srv.stop()
+    assert "raised from 512" in srv.output()

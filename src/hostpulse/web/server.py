@@ -7,6 +7,7 @@ threading: ``hostpulse.cli`` does it first thing for ``serve``.
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 
 import gevent
@@ -41,7 +42,28 @@ class Handler(pywsgi.WSGIHandler):
             self.close_connection = True
 
 
+def raise_open_files_limit() -> tuple[int, int]:
+    """Soft limit of open descriptors up to the hard one; (before, after).
+
+    Each websocket viewer holds two (pywsgi's socket and the fan-out driver's own dup), so
+    the usual soft limit of 1024 would stop a worker near 500 viewers while the hard limit
+    (524288 under systemd, 65536 in the shipped unit) allows far more, as nginx's
+    ``worker_rlimit_nofile`` does for its workers.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("open files limit stays %d: %s", soft, exc)
+            return soft, soft
+        return soft, target
+    return soft, soft
+
+
 def serve(settings: Settings) -> None:
+    before, after = raise_open_files_limit()
     app = create_app(settings)
     runtime = app.extensions["hostpulse"]
     server = pywsgi.WSGIServer(
@@ -61,11 +83,14 @@ def serve(settings: Settings) -> None:
         gevent.signal_handler(signum, stop, signum)
     runtime.start()
     log.info(
-        "hostpulse serving %s on http://%s:%d/ (interval %gs)",
+        "hostpulse serving %s on http://%s:%d/ (interval %gs; open files %d%s, ~%d viewers)",
         f"host {runtime.local.id}" if runtime.local else "the hosts in redis",
         settings.bind,
         server.server_port,
         settings.interval,
+        after,
+        f", raised from {before}" if after != before else "",
+        after // 2,
     )
     try:
         server.serve_forever()
