@@ -9,10 +9,11 @@ processes play the workers.
 - ``stream``: the product. Each sample goes through the real ``Publisher`` round (lease
   EVAL, then one pipeline: XADD MAXLEN ~300, ZADD hosts); the readers issue the reader's
   commands (ZRANGE discovery every 2 s, XREVRANGE backfill, one XREAD BLOCK 1000 COUNT 1000
-  over every stream). Streams are filled to MAXLEN first, so memory is the steady state.
-- ``stream-paced``: the same, but the reader waits 100 ms after each read that returned
-  something, so one XREAD (which names every stream, O(hosts) for Redis and the reader)
-  carries many samples instead of one or two.
+  over every stream, then the reader's pause, ``reader.read_pause``: 0.2 ms a stream, at
+  most 100 ms, after a read that returned something, so one XREAD, which names every
+  stream, carries many samples). Streams are filled to MAXLEN first: steady-state memory.
+- ``stream-unpaced``: the same with no pause (the reader before the pause): reads back to
+  back, one or two samples each.
 - ``pubsub``: the same round with PUBLISH instead of XADD; each reader one PSUBSCRIBE.
 - ``pubsub+stream``: PUBLISH for the live path plus XADD for a new worker's backfill (what
   pub/sub would need to keep the product's backfill).
@@ -43,15 +44,12 @@ import redis
 from hostpulse.collect import registry
 from hostpulse.remote import wire
 from hostpulse.remote.publisher import Publisher, make_client
-from hostpulse.remote.reader import BLOCK_MS, DISCOVER_EVERY, READ_COUNT
+from hostpulse.remote.reader import BLOCK_MS, DISCOVER_EVERY, READ_COUNT, read_pause
 from hostpulse.sample import Sample
 from hostpulse.sampler import Sampler
 from redis_support import RedisServer
 
-MODES = ("stream", "stream-paced", "pubsub", "pubsub+stream")
-#: stream-paced: the reader waits this long after a read that returned entries, so one XREAD
-#: (which names every stream) carries many hosts' samples instead of one or two.
-PACE = 0.1
+MODES = ("stream", "stream-unpaced", "pubsub", "pubsub+stream")
 MAXLEN = 300
 TICKS = os.sysconf("SC_CLK_TCK")
 MIB = 2**20
@@ -156,9 +154,9 @@ class Record:
 class StreamReader:
     """The commands of remote/reader.py: discovery, backfill, one XREAD over all streams."""
 
-    def __init__(self, url: str, pace: float = 0.0) -> None:
+    def __init__(self, url: str, paced: bool) -> None:
         self.url = url
-        self.pace = pace
+        self.paced = paced
         self.client = make_client(url)
         self.last_ids: dict[str, str] = {}
         self.discovered = -1e9
@@ -184,8 +182,8 @@ class StreamReader:
             for entry_id, fields in entries:
                 self.last_ids[host_id] = entry_id.decode()
                 record.add(host_id, fields)
-        if answer and self.pace:
-            time.sleep(self.pace)
+        if answer and self.paced:
+            time.sleep(read_pause(len(streams)))
 
     def drop(self) -> None:
         self.client.close()
@@ -218,7 +216,7 @@ class PubSubReader:
 def read(url: str, mode: str, times: dict, cut: float, out) -> None:
     record = Record(times["steady"], times["cut"])
     if mode.startswith("stream"):
-        reader = StreamReader(url, pace=PACE if mode == "stream-paced" else 0.0)
+        reader = StreamReader(url, paced=mode == "stream")
     else:
         reader = PubSubReader(url)
     dropped = False

@@ -43,8 +43,20 @@ log = logging.getLogger("hostpulse.reader")
 DISCOVER_EVERY = 2.0
 BLOCK_MS = 1000
 READ_COUNT = 1000
+#: After a read that returned entries the reader waits this long per stream it follows (at
+#: most MAX_READ_PAUSE) before reading again. Each XREAD names every stream, so reading back
+#: to back with hundreds of hosts at random phases costs Redis and the reader O(hosts) per
+#: one or two samples: 500 hosts took 31 % of a core in Redis and 43 % in each reader
+#: (docs/REDIS.md). The wait gathers many hosts' samples into one read; with one host it is
+#: 0.2 ms, with 100 hosts 20 ms, from 500 hosts on 100 ms.
+READ_PAUSE_PER_STREAM = 0.0002
+MAX_READ_PAUSE = 0.1
 #: A conflict an agent reported this recently is shown in the API.
 CONFLICT_SHOWN_FOR = 60.0
+
+
+def read_pause(streams: int) -> float:
+    return min(MAX_READ_PAUSE, streams * READ_PAUSE_PER_STREAM)
 
 
 class RemoteFeed:
@@ -204,6 +216,8 @@ class Reader:
                 self.demand.apply(self.hosts[host_id], table[1], entries)
             else:
                 self._apply(self.hosts[host_id], entries, live=True)
+        if answer:
+            self._stop.wait(read_pause(len(streams)))
 
     def _discover(self, client: redis.Redis) -> None:
         ids = [i.decode() for i in client.zrange(wire.HOSTS, 0, -1)]
