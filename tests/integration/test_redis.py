@@ -16,6 +16,7 @@ import pytest
 from redis_support import REDIS_SERVER, Agent, RedisServer, make_tls_files
 from support import (
     NGINX,
+    Page,
     RawViewer,
     Server,
     get_json,
@@ -307,26 +308,14 @@ def test_rediss_tls_with_a_verified_certificate(tmp_path):
         redis.stop()
 
 
-def test_overview_page_and_bookmarkable_host_page(proxy):
+def test_overview_page_and_bookmarkable_host_page(proxy, browser):
     """The overview shows a card per host; a click opens /host/<id> with that host live."""
-    pytest.importorskip("playwright")
-    from pathlib import Path
+    from playwright.sync_api import expect
 
-    from playwright.sync_api import expect, sync_playwright
-
-    chromium = Path("/usr/lib/chromium/chromium")
-    if not chromium.exists():
-        pytest.skip("Debian chromium not installed")
-    base = proxy.url
-    errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(chromium),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"],
-        )
-        page = browser.new_page()
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-        page.goto(base + "/")
+    view = Page(browser, proxy.url)
+    page = view.page
+    try:
+        page.goto(proxy.url + "/")
         expect(page.get_by_test_id("ov-card")).to_have_count(3, timeout=15000)
         page.get_by_test_id("ov-filter").fill("bet")
         expect(page.locator("[data-testid=ov-card]:visible")).to_have_count(1)
@@ -336,5 +325,6 @@ def test_overview_page_and_bookmarkable_host_page(proxy):
         expect(page.get_by_test_id("cpu-total")).not_to_have_text("–", timeout=10000)
         page.reload()
         expect(page.get_by_test_id("host-title")).to_have_text("beta", timeout=10000)
-        browser.close()
-    assert not errors, errors
+        assert view.problems == []
+    finally:
+        view.close()

@@ -16,12 +16,9 @@ import redis
 
 from redis_support import REDIS_SERVER, Agent, RedisServer
 from support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Page,
     RawViewer,
     Server,
-    browser_missing,
     get_json,
     require,
 )
@@ -179,24 +176,18 @@ def test_a_killed_worker_does_not_leave_the_agent_collecting(fleet, tmp_path):
         doomed.stop()
 
 
-def test_the_host_page_shows_a_remote_hosts_processes(fleet):
+def test_the_host_page_shows_a_remote_hosts_processes(fleet, browser):
     """The page of a remote host fills its processes panel once it is opened."""
-    missing = browser_missing()
-    if missing:
-        pytest.skip(missing)
-    sync_api = pytest.importorskip("playwright.sync_api")
     _, _, workers, _ = fleet
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = Page(browser, workers[0].url)
-            page.page.goto(f"{workers[0].url}/host/{HOST}")
-            page.wait_state("connected")
-            rows = page.page.locator("tr[data-testid=process-row]:visible")
-            assert rows.count() == 0
-            page.page.click("#processes-panel summary")
-            page.page.wait_for_selector("tr[data-testid=process-row]", timeout=20000)
-            assert rows.count() > 1
-            assert page.problems == []
-        finally:
-            browser.close()
+    page = Page(browser, workers[0].url)
+    try:
+        page.page.goto(f"{workers[0].url}/host/{HOST}")
+        page.wait_state("connected")
+        rows = page.page.locator("tr[data-testid=process-row]:visible")
+        assert rows.count() == 0
+        page.page.click("#processes-panel summary")
+        page.page.wait_for_selector("tr[data-testid=process-row]", timeout=20000)
+        assert rows.count() > 1
+        assert page.problems == []
+    finally:
+        page.close()
