@@ -74,6 +74,18 @@ def http_get(url: str, headers: dict | None = None, timeout: float = 5.0):
         return exc.code, dict(exc.headers), exc.read()
 
 
+def wait_until(predicate, timeout: float, what: str, every: float = 0.1):
+    """``predicate()``'s first truthy answer within ``timeout`` s, or an AssertionError."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
 def get_json(url: str, headers: dict | None = None):
     status, _, body = http_get(url, headers)
     return status, json.loads(body)

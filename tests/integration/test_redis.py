@@ -24,6 +24,7 @@ from support import (
     require,
     shipped_nginx,
     tools_missing,
+    wait_until,
 )
 
 pytestmark = pytest.mark.e2e
@@ -35,17 +36,6 @@ INTERVAL = 0.5
 # 127.0.0.2 are one client to it; 127.0.X.1 for four values of X are four networks, which
 # two upstreams share between them (all of 127/8 is loopback on Linux).
 NETWORKS = tuple(f"127.0.{x}.1" for x in range(1, 5))
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def statuses(url: str) -> dict:

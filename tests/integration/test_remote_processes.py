@@ -21,6 +21,7 @@ from support import (
     Server,
     get_json,
     require,
+    wait_until,
 )
 
 pytestmark = pytest.mark.e2e
@@ -31,17 +32,6 @@ INTERVAL = 0.5
 WANT_KEY = f"hostpulse:want:processes:{HOST}"
 TABLE_KEY = f"hostpulse:processes:{HOST}"
 ROW_FIELDS = {"pid", "name", "user", "cpu", "rss", "mem_percent", "state", "cmd"}
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def online(url: str) -> bool:
