@@ -29,6 +29,8 @@ CMD_MODES = ("name", "truncated", "full")
 COMM_LENGTH = 15
 #: Characters of a command line shown in ``truncated`` mode.
 CMD_MAX = 120
+#: The row lists of a processes table (its other field is ``count``).
+ROW_LISTS = ("by_cpu", "by_memory")
 
 
 def format_cmd(name: str, cmdline: list[str] | None, mode: str, limit: int) -> str:
@@ -53,7 +55,7 @@ def restrict_cmd(cmd: str | None, name: str, mode: str, limit: int = CMD_MAX) ->
 
 def restrict_rows(table: dict[str, Any], mode: str) -> None:
     """Apply :func:`restrict_cmd` to every row of a received processes table, in place."""
-    for key in ("by_cpu", "by_memory"):
+    for key in ROW_LISTS:
         for row in table.get(key, ()):
             cmd, name = row.get("cmd"), str(row.get("name") or "")
             row["cmd"] = restrict_cmd(cmd if isinstance(cmd, str) else None, name, mode)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hostpulse.collect.processes import ROW_LISTS
 from hostpulse.sample import Sample, Table
 
 PREFIX = "hostpulse:"
@@ -42,8 +43,7 @@ TABLE_MAXLEN = 3
 #: A want key (and a table stream) outlives this many intervals, at least WANT_MIN seconds.
 WANT_INTERVALS = 4
 WANT_MIN = 4.0
-#: The row lists of a processes table, and the rows accepted per list (an agent sends 25).
-ROW_LISTS = ("by_cpu", "by_memory")
+#: Rows accepted per list of a processes table (an agent sends 25).
 MAX_ROWS = 100
 
 
