@@ -271,6 +271,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
+def open_fds(pid: int) -> int:
+    """How many file descriptors the process holds (its sockets among them)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def status_kb(pid: int, field: str) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -433,7 +438,7 @@ def measure(stack: Stack, generators: list[int]) -> dict:
     cpu["generator"] = sum(map(cpu_seconds, generators))
     workers = [
         {"cpu": cpu_seconds(w.process.pid), "rss": status_kb(w.process.pid, "VmRSS"),
-         "metrics": scrape(w)}
+         "fds": open_fds(w.process.pid), "metrics": scrape(w)}
         for w in stack.workers
     ]  # fmt: skip
     return {"cpu": cpu, "workers": workers}
@@ -490,6 +495,7 @@ def workdir(keep: Path | None, name: str):
 def drive(stack: Stack, n: int, args) -> dict:
     """Ramp up n viewers, measure everything over the window; the raw figures."""
     rss_base = [status_kb(w.process.pid, "VmRSS") for w in stack.workers]
+    fds_base = [open_fds(w.process.pid) for w in stack.workers]
     load_before = os.getloadavg()
     procs = []
     started = time.monotonic()
@@ -528,6 +534,7 @@ def drive(stack: Stack, n: int, args) -> dict:
         "after": after,
         "rss_base": rss_base,
         "rss_peak": rss_peak,
+        "fds_base": fds_base,
         "loadavg": (load_before, os.getloadavg()),
     }
 
@@ -541,14 +548,21 @@ def summarize(run: dict, n: int, k: int | None, args) -> dict:
     ticks = window / args.interval
     per_viewer = delivered / len(counts) if counts else 0.0
     workers = []
-    for b, a, base, peak in zip(
-        before["workers"], after["workers"], run["rss_base"], run["rss_peak"], strict=True
+    for b, a, base, peak, fds in zip(
+        before["workers"],
+        after["workers"],
+        run["rss_base"],
+        run["rss_peak"],
+        run["fds_base"],
+        strict=True,
     ):
         # One server: per viewer connected and per update delivered, as on record; several:
         # each worker's own viewers (its gauge) and their updates.
         viewers = connected if k is None else server_counter(a["metrics"], "hostpulse_viewers")
         share = delivered if k is None else (viewers or 0) * per_viewer
-        workers.append(worker_figures(b, a, base, peak, window, share, viewers))
+        figures = worker_figures(b, a, base, peak, window, share, viewers)
+        figures["fds_per_viewer"] = (a["fds"] - fds) / viewers if viewers else None
+        workers.append(figures)
     return {
         "n": n,
         "k": k,
@@ -620,6 +634,7 @@ ROWS = [
     ("server µs CPU / delivered update", lambda r: fmt(r["us_per_update"], 1)),
     ("server RSS base / end / peak (MB)", lambda r: rss_fmt(r)),
     ("server RSS per viewer (KB)", lambda r: fmt(r["kb_per_viewer"], 1)),
+    ("server open files per viewer", lambda r: fmt(r["fds_per_viewer"], 2)),
     ("generator CPU % (all processes)", lambda r: fmt(r["generator_cpu_pct"], 1)),
     ("stalled viewers / found disconnected", lambda r: stalled_fmt(r)),
     ("load average before → after", lambda r: load_fmt(r)),
