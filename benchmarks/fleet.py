@@ -32,7 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from hostpulse.remote import wire
-from hostpulse.remote.publisher import Publisher, make_client
+from hostpulse.remote.client import make_client
+from hostpulse.remote.publisher import Publisher
 from hostpulse.remote.reader import BLOCK_MS, READ_COUNT
 from hostpulse.sample import Sample
 from redis_support import RedisServer

@@ -43,7 +43,8 @@ import redis
 
 from hostpulse.collect import registry
 from hostpulse.remote import wire
-from hostpulse.remote.publisher import Publisher, make_client
+from hostpulse.remote.client import make_client
+from hostpulse.remote.publisher import Publisher
 from hostpulse.remote.reader import BLOCK_MS, DISCOVER_EVERY, READ_COUNT, read_pause
 from hostpulse.sample import Sample
 from hostpulse.sampler import Sampler

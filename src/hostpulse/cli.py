@@ -11,6 +11,20 @@ import sys
 from pathlib import Path
 
 EXIT_CONFIG = 2
+#: The settings each command takes as flags too (--bind …); their help comes from config.SPECS.
+SERVE_FLAGS = (
+    "bind",
+    "port",
+    "interval",
+    "data_dir",
+    "credentials_dir",
+    "log_dir",
+    "redis",
+    "sample_local",
+    "host_id",
+)
+AGENT_FLAGS = ("redis", "host_id", "interval", "log_dir")
+LOCATION_FLAGS = ("data_dir", "credentials_dir")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,32 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="sample this host and serve the dashboard")
     serve.add_argument("--config", type=Path, help="TOML config file")
-    serve.add_argument("--bind", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", help="TCP port (default 8080)")
-    serve.add_argument("--interval", help="seconds between samples (0.25 to 60, default 1)")
-    serve.add_argument("--data-dir", dest="data_dir", help="history (and credentials) directory")
-    serve.add_argument(
-        "--credentials-dir", dest="credentials_dir", help="auth.json and secret key directory"
-    )
-    serve.add_argument("--log-dir", dest="log_dir", help="rotating log files directory")
-    serve.add_argument("--redis", help="Redis URL: serve every host published there")
-    serve.add_argument(
-        "--sample-local",
-        dest="sample_local",
-        action="store_const",
-        const="true",
-        help="with --redis: also sample this machine",
-    )
-    serve.add_argument("--host-id", dest="host_id", help="this host's id (default: hostname)")
+    _add_setting_flags(serve, SERVE_FLAGS)
 
     agent = sub.add_parser("agent", help="sample this host and publish it to Redis")
     agent.add_argument("--config", type=Path, help="TOML config file")
-    agent.add_argument("--redis", help="Redis URL (redis://[user:password@]host:port/db)")
-    agent.add_argument("--host-id", dest="host_id", help="this host's id (default: hostname)")
-    agent.add_argument("--interval", help="seconds between samples (0.25 to 60, default 1)")
-    agent.add_argument("--log-dir", dest="log_dir", help="rotating log files directory")
+    _add_setting_flags(agent, AGENT_FLAGS)
 
     snap = sub.add_parser("snapshot", help="print one sample taken over one interval")
+    snap.add_argument("--config", type=Path, help="TOML config file (process_cmdline)")
     snap.add_argument("--json", action="store_true", help="host facts and the sample as JSON")
     snap.add_argument("--interval", default="1", help="seconds to sample over (default 1)")
     snap.add_argument("--processes", action="store_true", help="include the top processes")
@@ -77,10 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_location_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML config file")
-    parser.add_argument("--data-dir", dest="data_dir", help="data directory")
-    parser.add_argument(
-        "--credentials-dir", dest="credentials_dir", help="auth.json directory (several workers)"
-    )
+    _add_setting_flags(parser, LOCATION_FLAGS)
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+    """``--some-setting`` for each setting named, with the help its spec gives; a switch for
+    a true/false setting. The value is parsed (and refused) with every other source's."""
+    from hostpulse import config
+
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        help_text = config.SPECS[name][1]
+        if config.is_switch(name):
+            parser.add_argument(flag, dest=name, action="store_const", const="true", help=help_text)
+        else:
+            parser.add_argument(flag, dest=name, help=help_text)
+
+
+def _setting_flags(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
+    return {name: getattr(args, name, None) for name in names}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,21 +137,11 @@ def _load(args: argparse.Namespace, **flags):
 
 
 def _serve(args: argparse.Namespace) -> int:
-    flag_names = (
-        "bind",
-        "port",
-        "interval",
-        "data_dir",
-        "credentials_dir",
-        "log_dir",
-        "redis",
-        "sample_local",
-        "host_id",
-    )
-    settings = _load(args, **{name: getattr(args, name) for name in flag_names})
+    settings = _load(args, **_setting_flags(args, SERVE_FLAGS))
     if settings is None:
         return EXIT_CONFIG
     from hostpulse import credentials
+    from hostpulse.web.driver import UnsupportedEngine
     from hostpulse.web.server import serve
 
     try:
@@ -154,6 +155,9 @@ def _serve(args: argparse.Namespace) -> int:
     _warn_if_exposed(settings, auth.enabled)
     try:
         serve(settings)
+    except UnsupportedEngine as exc:
+        print(f"hostpulse: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(
             f"hostpulse: cannot listen on {settings.bind}:{settings.port}: {exc}", file=sys.stderr
@@ -189,8 +193,7 @@ def _warn_if_exposed(settings, auth_enabled: bool) -> None:
 
 
 def _credentials_path(args: argparse.Namespace):
-    flags = {name: getattr(args, name, None) for name in ("data_dir", "credentials_dir")}
-    settings = _load(args, **flags)
+    settings = _load(args, **_setting_flags(args, LOCATION_FLAGS))
     return None if settings is None else settings.resolved_auth_file
 
 
@@ -297,8 +300,7 @@ def _edit_tokens(args: argparse.Namespace, path, current) -> int:
 
 
 def _agent(args: argparse.Namespace) -> int:
-    flag_names = ("redis", "host_id", "interval", "log_dir")
-    settings = _load(args, **{name: getattr(args, name) for name in flag_names})
+    settings = _load(args, **_setting_flags(args, AGENT_FLAGS))
     if settings is None:
         return EXIT_CONFIG
     if not settings.redis:
@@ -331,9 +333,18 @@ def _snapshot(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"hostpulse: --interval {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    settings = _load(args)
+    if settings is None:
+        return EXIT_CONFIG
     from hostpulse import snapshot
 
-    snapshot.run(interval, as_json=args.json, processes=args.processes, out=sys.stdout)
+    snapshot.run(
+        interval,
+        as_json=args.json,
+        processes=args.processes,
+        out=sys.stdout,
+        process_cmdline=settings.process_cmdline,
+    )
     return 0
 
 

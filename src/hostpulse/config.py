@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hostpulse import hostid
+from hostpulse.sampler import MAX_INTERVAL, MIN_INTERVAL
+
 ENV_PREFIX = "HOSTPULSE_"
 CMDLINE_MODES = ("name", "truncated", "full")
 
@@ -110,13 +113,13 @@ def _int_in(low: int, high: int) -> Callable[[Any], int]:
 def _float_in(low: float, high: float) -> Callable[[Any], float]:
     def parse(raw: Any) -> float:
         if isinstance(raw, bool):
-            raise ValueError(f"must be a number from {low} to {high}")
+            raise ValueError(f"must be a number from {low:g} to {high:g}")
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            raise ValueError(f"must be a number from {low} to {high}") from None
+            raise ValueError(f"must be a number from {low:g} to {high:g}") from None
         if not low <= value <= high:
-            raise ValueError(f"must be from {low} to {high} seconds")
+            raise ValueError(f"must be from {low:g} to {high:g} seconds")
         return value
 
     return parse
@@ -199,15 +202,18 @@ def _redis_url(raw: Any) -> str:
 
 def _host_id(raw: Any) -> str:
     value = str(raw).strip()
-    if not value or len(value) > 128 or any(c in value for c in "/ \t\n"):
-        raise ValueError("must be 1 to 128 characters without '/' or white space")
+    if not hostid.is_valid(value):
+        raise ValueError(f"must be {hostid.RULE}")
     return value
 
 
 SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "bind": (_address, "address to listen on (default 127.0.0.1: loopback only)"),
     "port": (_int_in(1, 65535), "TCP port (default 8080)"),
-    "interval": (_float_in(0.25, 60), "seconds between samples, 0.25 to 60 (default 1)"),
+    "interval": (
+        _float_in(MIN_INTERVAL, MAX_INTERVAL),
+        f"seconds between samples, {MIN_INTERVAL:g} to {MAX_INTERVAL:g} (default 1)",
+    ),
     "data_dir": (_path, "history, and credentials by default (default ~/.local/share/hostpulse)"),
     "log_dir": (_path, "rotating log files (default <data_dir>/log)"),
     "logging_config": (_path, "a logging dictConfig YAML file replacing the shipped one"),
@@ -232,6 +238,11 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
         "seconds a viewer may leave its socket undrained before it is disconnected (default 30)",
     ),
 }
+
+
+def is_switch(name: str) -> bool:
+    """True for a setting that is true or false (a flag without a value)."""
+    return SPECS[name][0] is _bool
 
 
 def _apply(values: dict[str, Any], raw: Mapping[str, Any], source: str) -> None:

@@ -4,7 +4,7 @@ A :class:`HostFeed` turns each sample into the payload of one ``sample`` event: 
 rounded to wire precision, only those that changed since the previous tick, plus the keys that
 disappeared. Every ``full_every`` ticks, and after any tick it did not see, it sends a full
 sample instead, so a viewer's state can never drift. The payload is built once per tick,
-whatever the number of viewers; the transport (web/live.py) sends the same bytes to all.
+whatever the number of viewers; the live layer (web/live/) sends the same bytes to all.
 """
 
 from __future__ import annotations

@@ -1,39 +1,36 @@
-"""This machine as a monitored host: its collectors, its one sampler, its history."""
+"""This machine as a monitored host: its collectors and its one sampler, built the same way
+for ``serve``, ``agent`` and ``snapshot``, and (for ``serve``) its history."""
 
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 
 from hostpulse.collect import host as host_facts
 from hostpulse.collect import registry
 from hostpulse.config import Settings
 from hostpulse.history import History
+from hostpulse.host import Host
 from hostpulse.sampler import Sampler
 
 
-@dataclass
-class LocalHost:
-    id: str
-    sampler: Sampler
-    history: History
-
-    def start(self) -> None:
-        self.sampler.start()
-
-    def stop(self) -> None:
-        """Stop ticking, then write what history still holds in memory."""
-        self.sampler.stop()
-        self.history.close()
-
-
-def build_local_host(settings: Settings) -> LocalHost:
-    history = History(settings.history_path)
-    sampler = Sampler(
+def build_sampler(interval: float, process_cmdline: str = "truncated") -> Sampler:
+    """Every collector of this machine, and the process table on demand."""
+    return Sampler(
         registry.default_collectors(),
-        interval=settings.interval,
+        interval=interval,
         read_facts=host_facts.FactsReader().read,
-        on_demand=[registry.process_collector(settings.process_cmdline)],
+        on_demand=[registry.process_collector(process_cmdline)],
     )
+
+
+def host_id(settings: Settings) -> str:
+    """The id this machine is shown under: the ``host_id`` setting, else its hostname."""
+    return settings.host_id or socket.gethostname()
+
+
+def build_local_host(settings: Settings) -> Host:
+    """Sampled in this process, every sample kept in its history."""
+    history = History(settings.history_path)
+    sampler = build_sampler(settings.interval, settings.process_cmdline)
     sampler.subscribe(history.add)
-    return LocalHost(settings.host_id or socket.gethostname(), sampler, history)
+    return Host(host_id(settings), sampler, history)

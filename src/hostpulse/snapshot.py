@@ -7,20 +7,15 @@ import time
 from typing import Any, TextIO
 
 from hostpulse import metrics
-from hostpulse.collect import host as host_facts
-from hostpulse.collect import registry
+from hostpulse.local import build_sampler
 from hostpulse.sample import Sample
-from hostpulse.sampler import Sampler
 
 
-def take(interval: float, processes: bool = False) -> tuple[dict[str, Any], Sample]:
+def take(
+    interval: float, processes: bool = False, process_cmdline: str = "truncated"
+) -> tuple[dict[str, Any], Sample]:
     """Prime the counters, wait one interval, read again: the second sample has rates."""
-    sampler = Sampler(
-        registry.default_collectors(),
-        interval=interval,
-        read_facts=host_facts.FactsReader().read,
-        on_demand=[registry.process_collector()],
-    )
+    sampler = build_sampler(interval, process_cmdline)
     if processes:
         sampler.want("processes", "snapshot")
     sampler.tick()
@@ -29,8 +24,15 @@ def take(interval: float, processes: bool = False) -> tuple[dict[str, Any], Samp
     return sampler.facts, sample
 
 
-def run(interval: float, *, as_json: bool, processes: bool, out: TextIO) -> None:
-    facts, sample = take(interval, processes)
+def run(
+    interval: float,
+    *,
+    as_json: bool,
+    processes: bool,
+    out: TextIO,
+    process_cmdline: str = "truncated",
+) -> None:
+    facts, sample = take(interval, processes, process_cmdline)
     if as_json:
         document = {
             "facts": facts,

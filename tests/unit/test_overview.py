@@ -1,4 +1,4 @@
-"""The fleet's overview loop (web/fleet.py): sent after new samples, one message a tick."""
+"""The overview loop (web/live/overview.py): sent after new samples, one message a tick."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import threading
 import time
 from types import SimpleNamespace
 
+from hostpulse.host import Host, Hosts
 from hostpulse.remote.reader import RemoteFeed
 from hostpulse.sample import Sample
-from hostpulse.web import fleet as fleet_module
-from hostpulse.web.fleet import Fleet
+from hostpulse.web.live import overview as overview_module
+from hostpulse.web.live.overview import Overview
+from hostpulse.web.live.viewers import Viewers
 
 
 class Recorder:
@@ -36,15 +38,14 @@ def wait_until(predicate, timeout: float = 10.0) -> None:
 
 
 def test_overview_follows_samples_at_most_once_a_tick(monkeypatch):
-    monkeypatch.setattr(fleet_module, "OVERVIEW_TICK", 0.3)  # a short tick keeps this quick
-    fleet = Fleet(SimpleNamespace(), full_every=60)
-    recorder = Recorder()
-    fleet.sender = recorder
+    monkeypatch.setattr(overview_module, "OVERVIEW_TICK", 0.3)  # a short tick keeps this quick
+    hosts, viewers, recorder = Hosts(), Viewers(), Recorder()
+    fleet = Overview(hosts, viewers, recorder)
     feeds = [RemoteFeed() for _ in range(3)]
     for i, feed in enumerate(feeds):
-        fleet.add_host(SimpleNamespace(id=f"h{i}", sampler=feed, history=None))
-    fleet.overview_viewers.add("viewer")
-    loop = threading.Thread(target=fleet.run_overview, daemon=True)
+        hosts.add(Host(f"h{i}", feed, None))
+    viewers.watch_overview("viewer", True)
+    loop = threading.Thread(target=fleet.run, daemon=True)
     loop.start()
     try:
         wait_until(lambda: recorder.messages)  # the hosts' first look ("starting")
@@ -57,7 +58,7 @@ def test_overview_follows_samples_at_most_once_a_tick(monkeypatch):
         fleet.stop()
         loop.join(5)
     sends = [t for t, _ in recorder.messages]
-    assert all(b - a >= fleet_module.OVERVIEW_TICK - 1e-3 for a, b in itertools.pairwise(sends))
+    assert all(b - a >= overview_module.OVERVIEW_TICK - 1e-3 for a, b in itertools.pairwise(sends))
     # One message carries every host that changed, not one message per host per sample.
     assert any(len(m["hosts"]) == 3 for _, m in recorder.messages[1:])
     assert all(not m["full"] for _, m in recorder.messages)
@@ -71,9 +72,9 @@ class FrameRecorder(Recorder):
         self.encoded = 0
         self.sent: dict[str, bytes] = {}
 
-    def encode(self, event, data) -> str:
+    def frame(self, event, data) -> bytes:
         self.encoded += 1
-        return json.dumps([event, data])
+        return json.dumps([event, data]).encode()
 
     def send(self, sid, event, data, frame=None) -> None:
         self.sent[sid] = frame
@@ -84,21 +85,20 @@ def full_of(frame: bytes) -> dict:
 
 
 def test_a_crowd_opening_the_overview_costs_one_full_overview():
-    server = SimpleNamespace(enter_room=lambda *a, **k: None)
-    fleet = Fleet(SimpleNamespace(server=server), full_every=60)
-    recorder = fleet.sender = FrameRecorder()
+    hosts, recorder = Hosts(), FrameRecorder()
+    fleet = Overview(hosts, Viewers(), recorder)
     feed = RemoteFeed()
     history = SimpleNamespace(recent=lambda keys, seconds: {"ts": [], "series": {}})
-    fleet.add_host(SimpleNamespace(id="h0", sampler=feed, history=history))
+    hosts.add(Host("h0", feed, history))
     feed.receive(Sample(1, time.time(), {"cpu.total": 1.0}))
     for i in range(200):
-        fleet.watch_overview(f"viewer-{i}", True)
+        fleet.open(f"viewer-{i}")
     assert recorder.encoded == 1
     assert len(set(recorder.sent.values())) == 1
     assert full_of(recorder.sent["viewer-0"])["hosts"]["h0"]["cpu"] == 1.0
     # After a delta, a newcomer must not get the older full: it would miss that delta.
     feed.receive(Sample(2, time.time(), {"cpu.total": 2.0}))
-    assert fleet.overview_delta()["hosts"]["h0"]["cpu"] == 2.0
-    fleet.watch_overview("late", True)
+    assert fleet.delta()["hosts"]["h0"]["cpu"] == 2.0
+    fleet.open("late")
     assert full_of(recorder.sent["late"])["hosts"]["h0"]["cpu"] == 2.0
     assert recorder.encoded == 2

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostpulse.web.pacing import Pacer
+from hostpulse.web.live.pacing import Pacer
 
 TICK = 1.0
 COALESCE = 0.05
 
 
 def simulate(arrivals: list[float], until: float) -> list[float]:
-    """Run a pacer over sample arrival times the way Fleet.run_overview does; send times."""
+    """Run a pacer over sample arrival times the way Overview.run does; send times."""
     pacer = Pacer(TICK, COALESCE)
     pending = sorted(arrivals)
     sends: list[float] = []

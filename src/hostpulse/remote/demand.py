@@ -11,9 +11,11 @@ worker may still want the table, and a worker that crashed cannot delete anythin
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from hostpulse.collect.processes import restrict_rows
+from hostpulse.host import Host
 from hostpulse.remote import wire
 
 #: A want key is set again after this fraction of its TTL: it survives a refresh or two lost
@@ -31,13 +33,13 @@ class Demand:
         self._refreshed: dict[tuple[str, str], float] = {}
         self._routes: dict[str, tuple[str, str]] = {}
 
-    def update(self, client: Any, hosts: dict[str, Any]) -> None:
+    def update(self, client: Any, hosts: Iterable[Host]) -> None:
         """Follow what this worker's viewers want now; set the want keys that are due."""
         wanted = {
             (host.id, name): host
-            for host in hosts.values()
+            for host in hosts
             for name in wire.ON_DEMAND
-            if host.sampler.is_wanted(name)
+            if host.feed.is_wanted(name)
         }
         for pair in [p for p in self._positions if p not in wanted]:
             del self._positions[pair]
@@ -48,7 +50,7 @@ class Demand:
             # From the stream's start: it holds only the last few tables, and a table the
             # agent read for another worker's viewers is shown here at once.
             self._positions.setdefault(pair, "0-0")
-            ttl = wire.want_ttl_ms(host.sampler.interval)
+            ttl = wire.want_ttl_ms(host.interval)
             if now - self._refreshed.get(pair, -1e9) < ttl / 1000 / REFRESHES:
                 continue
             pipe = pipe or client.pipeline(transaction=False)
@@ -66,7 +68,7 @@ class Demand:
         """(host id, table) of a stream :meth:`streams` returned; None for any other key."""
         return self._routes.get(key)
 
-    def apply(self, host: Any, name: str, entries: list) -> None:
+    def apply(self, host: Host, name: str, entries: list) -> None:
         """Hand the newest current table among ``entries`` to the host's feed."""
         pair = (host.id, name)
         if pair not in self._positions:
@@ -78,10 +80,10 @@ class Demand:
         if newest is None or _stale(host, newest.ts):
             return
         restrict_rows(newest.data, self.cmd_mode)
-        host.sampler.receive_table(newest)
+        host.feed.receive_table(newest)
 
 
-def _stale(host: Any, ts: float) -> bool:
+def _stale(host: Host, ts: float) -> bool:
     # Older than the host's newest sample by two intervals: from before a pause in collecting.
-    latest = host.sampler.latest
-    return latest is not None and ts < latest.ts - 2 * host.sampler.interval
+    latest = host.latest
+    return latest is not None and ts < latest.ts - 2 * host.interval

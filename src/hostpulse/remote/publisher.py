@@ -17,27 +17,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import random
-import socket
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
 
+from hostpulse import hostid
 from hostpulse.config import redact_url
 from hostpulse.remote import wire
+from hostpulse.remote.client import BACKOFF_MAX, Backoff, make_client, run_id
 from hostpulse.sample import Sample, Table
 
 log = logging.getLogger("hostpulse.agent")
 
 BATCH = 200
-BACKOFF_FIRST = 0.5
-BACKOFF_MAX = 10.0
 #: A lease outlives this many intervals (at least LEASE_MIN seconds) without a renewal.
 LEASE_INTERVALS = 5
 LEASE_MIN = 5.0
@@ -94,20 +90,6 @@ class Backlog:
         return len(self._items)
 
 
-def make_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=5,
-        socket_connect_timeout=3,
-        health_check_interval=15,
-        retry_on_timeout=False,
-    )
-
-
-def run_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
 class Publisher:
     def __init__(
         self,
@@ -120,8 +102,8 @@ class Publisher:
         tables: Iterable[str] = (),
         on_want: Callable[[str, bool], None] = lambda table, wanted: None,
     ) -> None:
-        if not wire.valid_id(host_id):
-            raise ValueError(f"host id {host_id!r}: 1 to 128 characters, no '/' or white space")
+        if not hostid.is_valid(host_id):
+            raise ValueError(f"host id {host_id!r}: {hostid.RULE}")
         self.url = url
         self.host_id = host_id
         self.interval = interval
@@ -179,11 +161,11 @@ class Publisher:
                 self._client.eval(_RELEASE, 1, wire.lease_key(self.host_id), self.run)
 
     def _loop(self) -> None:
-        delay = BACKOFF_FIRST
+        backoff = Backoff()
         while True:
             try:
                 self._round()
-                delay = BACKOFF_FIRST
+                backoff.reset()
             except (redis.RedisError, OSError) as exc:
                 if self.connected:
                     log.warning(
@@ -195,9 +177,8 @@ class Publisher:
                 self.connected = False
                 self._client = None
                 self._want(set())  # nobody can receive them: stop collecting
-                if self._stop.wait(delay * random.uniform(0.8, 1.2)):
+                if self._stop.wait(backoff.next()):
                     return
-                delay = min(BACKOFF_MAX, delay * 2)
                 continue
             except Exception:  # never let the agent die on a bug here: log and retry
                 log.exception("publisher round failed")

@@ -1,8 +1,7 @@
 """The worker's side: every host's stream, read into per-host objects the web layer serves.
 
-A :class:`RemoteHost` has the same small interface as :class:`hostpulse.local.LocalHost`
-(``id``, ``sampler`` with ``latest``/``facts``/``interval``/``stats``/``subscribe``,
-``history``), so the REST API, ``/metrics`` and the live broadcaster do not care where a
+Each host found there is a :class:`~hostpulse.host.Host` like the local one, whose feed is a
+:class:`RemoteFeed`, so the REST API, ``/metrics`` and the live layer do not care where a
 host's samples come from.
 
 One :class:`Reader` thread (a greenlet under gevent) discovers hosts from the
@@ -19,22 +18,22 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import redis
 
+from hostpulse import hostid
 from hostpulse.config import redact_url
 from hostpulse.history import History
+from hostpulse.host import Host, Hosts
 from hostpulse.remote import wire
+from hostpulse.remote.client import BACKOFF_MAX, Backoff, make_client, run_id
 from hostpulse.remote.demand import Demand
-from hostpulse.remote.publisher import BACKOFF_FIRST, BACKOFF_MAX, make_client, run_id
 from hostpulse.sample import Sample, Table
 from hostpulse.sampler import SamplerStats
 
@@ -60,20 +59,25 @@ def read_pause(streams: int) -> float:
 
 
 class RemoteFeed:
-    """The read side of a sampler, fed from Redis instead of collectors."""
+    """The read side of a sampler, fed from Redis by the :class:`Reader` instead of collectors
+    (a :class:`~hostpulse.host.Feed`)."""
 
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
         self.latest: Sample | None = None
         self.facts: dict[str, Any] = {}
         self.stats = SamplerStats()
-        #: Set when a second agent tried to publish this host id (see the publisher).
-        self.conflict: dict[str, Any] | None = None
         self._sample_listeners: list[Callable[[Sample], None]] = []
         self._facts_listeners: list[Callable[[dict[str, Any]], None]] = []
         self._table_listeners: list[Callable[[Table], None]] = []
         #: table -> who wants it (viewers' sids), as Sampler.want; the reader asks the agent.
         self._wanted: dict[str, set[Any]] = {name: set() for name in wire.ON_DEMAND}
+
+    def start(self) -> None:
+        """Nothing to start: the reader feeds it."""
+
+    def stop(self) -> None:
+        """Nothing to stop: the reader feeds it."""
 
     def subscribe(self, listener: Callable[[Sample], None]) -> Callable[[], None]:
         self._sample_listeners.append(listener)
@@ -121,19 +125,6 @@ def _publish(listeners: list, item: Any) -> None:
             log.exception("listener %r failed", listener)
 
 
-@dataclass
-class RemoteHost:
-    id: str
-    sampler: RemoteFeed
-    history: History
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        self.history.close()
-
-
 class Reader:
     def __init__(
         self,
@@ -141,14 +132,14 @@ class Reader:
         *,
         maxlen: int = 300,
         history_dir: Path | None = None,
-        on_new_host: Callable[[RemoteHost], None] = lambda host: None,
+        hosts: Hosts | None = None,
         process_cmdline: str = "truncated",
     ) -> None:
         self.url = url
         self.maxlen = maxlen
         self.history_dir = history_dir
-        self.on_new_host = on_new_host
-        self.hosts: dict[str, RemoteHost] = {}
+        #: Where the hosts found in Redis go: the one list the process serves.
+        self.hosts = Hosts() if hosts is None else hosts
         self.connected = False
         self.read_errors = 0
         self.demand = Demand(process_cmdline, run_id())
@@ -166,23 +157,20 @@ class Reader:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        for host in self.hosts.values():
-            host.stop()
 
     def _loop(self) -> None:
-        delay = BACKOFF_FIRST
+        backoff = Backoff()
         while not self._stop.is_set():
             try:
                 self._step()
-                delay = BACKOFF_FIRST
+                backoff.reset()
             except (redis.RedisError, OSError) as exc:
                 if self.connected:
                     log.warning("redis %s unreachable: %s; retrying", redact_url(self.url), exc)
                 self.connected = False
                 self.read_errors += 1
                 self._client = None
-                self._stop.wait(delay * random.uniform(0.8, 1.2))
-                delay = min(BACKOFF_MAX, delay * 2)
+                self._stop.wait(backoff.next())
             except Exception:
                 log.exception("reader step failed")
                 self._stop.wait(BACKOFF_MAX)
@@ -210,19 +198,20 @@ class Reader:
             key = key.decode() if isinstance(key, bytes) else key
             table = self.demand.route(key)
             host_id = table[0] if table else key[len(wire.stream_key("")) :]
-            if host_id not in self.hosts or not entries:
+            host = self.hosts.get(host_id)
+            if host is None or not entries:
                 continue
             if table:
-                self.demand.apply(self.hosts[host_id], table[1], entries)
+                self.demand.apply(host, table[1], entries)
             else:
-                self._apply(self.hosts[host_id], entries, live=True)
+                self._apply(host, entries, live=True)
         if answer:
             self._stop.wait(read_pause(len(streams)))
 
     def _discover(self, client: redis.Redis) -> None:
         ids = [i.decode() for i in client.zrange(wire.HOSTS, 0, -1)]
         for host_id in ids:
-            if not wire.valid_id(host_id):
+            if not hostid.is_valid(host_id):
                 continue
             meta = client.hgetall(wire.host_key(host_id))
             host = self.hosts.get(host_id)
@@ -233,34 +222,33 @@ class Reader:
             if host_id not in self._last_ids:
                 self._backfill(client, host)
 
-    def _add_host(self, client: redis.Redis, host_id: str, meta: dict) -> RemoteHost:
+    def _add_host(self, client: redis.Redis, host_id: str, meta: dict) -> Host:
         path = None
         if self.history_dir is not None:
             self.history_dir.mkdir(parents=True, exist_ok=True)
             path = self.history_dir / f"{quote(host_id, safe='')}.sqlite"
-        host = RemoteHost(host_id, RemoteFeed(), History(path))
+        host = Host(host_id, RemoteFeed(), History(path))
         self._apply_meta(host, meta)
-        self.hosts[host_id] = host
         log.info("host %s discovered", host_id)
-        self.on_new_host(host)
+        self.hosts.add(host)
         return host
 
-    def _apply_meta(self, host: RemoteHost, meta: dict) -> None:
+    def _apply_meta(self, host: Host, meta: dict) -> None:
         try:
             if b"interval" in meta:
-                host.sampler.interval = float(meta[b"interval"])
+                host.feed.interval = float(meta[b"interval"])
             if b"facts" in meta:
-                host.sampler.set_facts(json.loads(meta[b"facts"]))
+                host.feed.set_facts(json.loads(meta[b"facts"]))
             conflict = json.loads(meta[b"conflict"]) if b"conflict" in meta else None
         except ValueError:
             log.warning("host %s: unreadable metadata in redis", host.id)
             return
         if conflict and time.time() - float(conflict.get("ts", 0)) < CONFLICT_SHOWN_FOR:
-            host.sampler.conflict = conflict
+            host.conflict = conflict
         else:
-            host.sampler.conflict = None
+            host.conflict = None
 
-    def _backfill(self, client: redis.Redis, host: RemoteHost) -> None:
+    def _backfill(self, client: redis.Redis, host: Host) -> None:
         """History from the host's stream, then follow it from its newest entry."""
         entries = client.xrevrange(wire.stream_key(host.id), count=self.maxlen)
         entries.reverse()
@@ -268,7 +256,7 @@ class Reader:
         if entries:
             self._apply(host, entries, live=False)
 
-    def _apply(self, host: RemoteHost, entries: list, *, live: bool) -> None:
+    def _apply(self, host: Host, entries: list, *, live: bool) -> None:
         newest: Sample | None = None
         newest_live = False
         for entry_id, fields in entries:
@@ -278,16 +266,16 @@ class Reader:
                 continue
             kind, item = decoded
             if kind == "f":
-                host.sampler.set_facts(item)
+                host.feed.set_facts(item)
                 continue
-            latest = newest or host.sampler.latest
+            latest = newest or host.feed.latest
             if latest is not None and item.ts <= latest.ts:
                 continue  # a duplicate from a retried pipeline, or an agent's clock going back
             host.history.add(item)
             newest = item
             newest_live = not wire.is_late(fields)
-            host.sampler.receive(item, live=False)
+            host.feed.receive(item, live=False)
         if newest is not None and live and newest_live:
             # Only the newest goes to viewers: a replayed backlog is history, not live.
-            host.sampler.stats.ticks -= 1
-            host.sampler.receive(newest, live=True)
+            host.feed.stats.ticks -= 1
+            host.feed.receive(newest, live=True)

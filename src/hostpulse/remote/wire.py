@@ -35,7 +35,6 @@ HOSTS = PREFIX + "hosts"
 #: Field marking an entry the agent held back (Redis was away): workers put it in history
 #: but do not push it live, so a replayed backlog never floods viewers with old samples.
 LATE = "late"
-MAX_ID_LENGTH = 128
 #: The tables an agent collects only while a worker wants them.
 ON_DEMAND = ("processes",)
 #: Entries kept in a table's stream: enough for a worker to find the newest, no history.
@@ -69,10 +68,6 @@ def table_key(host_id: str, table: str) -> str:
 
 def want_ttl_ms(interval: float) -> int:
     return int(1000 * max(WANT_MIN, WANT_INTERVALS * interval))
-
-
-def valid_id(host_id: str) -> bool:
-    return 0 < len(host_id) <= MAX_ID_LENGTH and not any(c in host_id for c in "/ \t\r\n")
 
 
 def encode_sample(sample: Sample, run: str) -> dict[str, str]:

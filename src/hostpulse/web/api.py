@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from hostpulse import metrics
+from hostpulse.host import Host
 
 MAX_KEYS = 64
 MAX_POINTS = 2000
@@ -26,7 +27,7 @@ def runtime():
     return current_app.extensions["hostpulse"]
 
 
-def _host(host_id: str):
+def _host(host_id: str) -> Host:
     host = runtime().hosts.get(host_id)
     if host is None:
         abort(404, description=f"unknown host {host_id!r}")
@@ -54,32 +55,32 @@ def _unrouted(exc: HTTPException):
 
 @bp.get("/hosts")
 def hosts():
-    hosts = sorted(runtime().hosts.values(), key=lambda host: host.id)
+    hosts = sorted(runtime().hosts, key=lambda host: host.id)
     return jsonify(hosts=[_summary(host) for host in hosts])
 
 
-def _summary(host) -> dict[str, Any]:
-    latest = host.sampler.latest
+def _summary(host: Host) -> dict[str, Any]:
+    latest = host.latest
     return {
         "id": host.id,
-        "hostname": host.sampler.facts.get("hostname"),
-        "status": runtime().status_of(host),
+        "hostname": host.facts.get("hostname"),
+        "status": host.status(),
         "last_seen": None if latest is None else latest.ts,
-        "interval": host.sampler.interval,
+        "interval": host.interval,
         # A second agent that tried to publish under this id recently (see docs/REDIS.md).
-        "conflict": getattr(host.sampler, "conflict", None),
+        "conflict": host.conflict,
     }
 
 
 @bp.get("/hosts/<host_id>")
 def host_facts(host_id: str):
     host = _host(host_id)
-    return jsonify(id=host.id, status=runtime().status_of(host), facts=host.sampler.facts)
+    return jsonify(id=host.id, status=host.status(), facts=host.facts)
 
 
 @bp.get("/hosts/<host_id>/sample")
 def latest_sample(host_id: str):
-    latest = _host(host_id).sampler.latest
+    latest = _host(host_id).latest
     if latest is None:
         abort(503, description="no sample yet")
     return jsonify(host=host_id, seq=latest.seq, ts=latest.ts, values=latest.values)

@@ -6,8 +6,9 @@ Everything a client sends passes here before it reaches a namespace handler:
   cookie (cross-site websocket hijacking). Engine.IO refuses a handshake whose ``Origin``
   is neither this server's own origin nor one of the ``allowed_origins`` setting.
 - **Size.** Engine.IO checks ``max_http_buffer_size`` only after a whole websocket message
-  has been buffered; the websocket reader itself is told the cap, so an oversized message
-  closes that one connection as soon as its first bytes over the cap arrive.
+  has been buffered; our websocket driver (web/driver.py) applies the same cap itself, so an
+  oversized message closes that one connection as soon as its first bytes over the cap
+  arrive. A long-polling POST over it is refused before Engine.IO reads it.
 - **Packets.** Binary packets (we never use them; a client could declare any number of
   attachments and make us keep them) and packets that do not decode are dropped with one
   log line, never a traceback.
@@ -28,6 +29,8 @@ from typing import Any
 from flask import request
 from flask_socketio import SocketIO
 
+from hostpulse.web import driver
+
 log = logging.getLogger("hostpulse.guard")
 
 LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
@@ -38,7 +41,6 @@ def install(socketio: SocketIO, max_message_bytes: int, extra_origins: Iterable[
     """Apply every check above to this Socket.IO server (call once, after creating it)."""
     server = socketio.server
     server.eio.cors_allowed_origins = OriginCheck(extra_origins)
-    _cap_websocket_messages(server.eio, max_message_bytes)
     _check_requests(server, max_message_bytes)
     _check_packets(server)
     socketio.on_error_default(_handler_failed)
@@ -76,25 +78,6 @@ class OriginCheck:
         return True
 
 
-def _cap_websocket_messages(eio: Any, limit: int) -> None:
-    """Give the websocket reader the cap (Engine.IO only checks after buffering it all).
-
-    The app then installs web/fanout.py's driver over this one; it applies the same cap
-    (``max_http_buffer_size``) itself, closing with 1009 as soon as a message passes it.
-    """
-    base = eio._async["websocket"]
-
-    class CappedWebSocket(base):  # type: ignore[misc, valid-type]
-        def __init__(self, handler: Callable, server: Any) -> None:
-            super().__init__(handler, server)
-            server_args = getattr(self, "server_args", None)
-            if isinstance(server_args, dict):  # simple-websocket (our gevent driver)
-                server_args["max_message_size"] = limit
-
-    # A copy: the driver's table is shared by every server in the process.
-    eio._async = {**eio._async, "websocket": CappedWebSocket}
-
-
 def _check_requests(server: Any, limit: int) -> None:
     """Refuse an oversized long-polling POST before Engine.IO sees it, and keep a websocket
     that sends a frame Engine.IO cannot decode from ending in a traceback.
@@ -129,10 +112,16 @@ def _check_requests(server: Any, limit: int) -> None:
 
 
 def _check_packets(server: Any) -> None:
-    """Wrap python-socketio's two entry points for client data (see the module docstring)."""
-    handle_message = server._handle_eio_message
-    handle_event = server._handle_event
+    """Checks in front of python-socketio's two entry points for client data (see the module
+    docstring)."""
+    driver.intercept(
+        server,
+        on_message=_checked_message,
+        on_event=lambda handle_event: _checked_event(server, handle_event),
+    )
 
+
+def _checked_message(handle_message: Callable) -> Callable:
     def checked_message(eio_sid: str, data: Any) -> None:
         if isinstance(data, bytes | bytearray) or str(data)[:1] in ("5", "6"):
             log.info("dropped a binary packet from %s: not accepted", eio_sid)
@@ -142,6 +131,10 @@ def _check_packets(server: Any) -> None:
         except Exception as exc:  # a packet that does not decode, an unknown packet type
             log.info("dropped a bad packet from %s: %s: %.120s", eio_sid, type(exc).__name__, exc)
 
+    return checked_message
+
+
+def _checked_event(server: Any, handle_event: Callable) -> Callable:
     def checked_event(eio_sid: str, namespace: str | None, ack: Any, data: Any) -> None:
         namespace = namespace or "/"
         event, problem = _event_problem(server, namespace, data)
@@ -155,9 +148,7 @@ def _check_packets(server: Any) -> None:
             # the sender is on this worker: no round trip through a message queue
             server.emit("error", reply, to=sid, namespace=namespace, ignore_queue=True)
 
-    server._handle_eio_message = checked_message
-    server.eio.on("message", checked_message)  # Engine.IO holds the bound method itself
-    server._handle_event = checked_event
+    return checked_event
 
 
 def _event_problem(server: Any, namespace: str, data: Any) -> tuple[str | None, str | None]:

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, url_for
+
+from hostpulse import hostid
 
 bp = Blueprint("pages", __name__)
 
 
+def runtime():
+    return current_app.extensions["hostpulse"]
+
+
 @bp.get("/")
 def index():
-    """One host without Redis: its dashboard, as always. With Redis: the overview."""
-    runtime = current_app.extensions["hostpulse"]
-    if runtime.settings.redis is None:
-        return render_template("index.html", host_id=runtime.local.id, fleet=False)
+    """One host (no Redis): its dashboard, as always. Hosts that come and go: the overview."""
+    if not runtime().discovers_hosts:
+        return render_template("index.html", host_id=runtime().default_host, fleet=False)
     return render_template("overview.html")
 
 
 @bp.get("/host/<host_id>")
 def host_page(host_id: str):
     """A host's dashboard, bookmarkable. With Redis, a host not seen yet may still appear."""
-    runtime = current_app.extensions["hostpulse"]
-    if runtime.settings.redis is None and host_id not in runtime.hosts:
+    discovers = runtime().discovers_hosts
+    if not hostid.is_valid(host_id) or (not discovers and host_id not in runtime().hosts):
         abort(404)
-    if len(host_id) > 128 or "/" in host_id:
-        abort(404)
-    return render_template("index.html", host_id=host_id, fleet=runtime.settings.redis is not None)
+    return render_template("index.html", host_id=host_id, fleet=discovers)
 
 
 @bp.get("/favicon.ico")
@@ -41,17 +42,5 @@ def healthz():
 
     A worker without a sampler of its own (Redis) is healthy while it can read Redis.
     """
-    runtime = current_app.extensions["hostpulse"]
-    if runtime.local is None:
-        connected = runtime.reader is not None and runtime.reader.connected
-        body = {"status": "ok" if connected else "redis unreachable", "hosts": len(runtime.hosts)}
-        return jsonify(body), 200 if connected else 503
-    sampler = runtime.local.sampler
-    last = sampler.stats.last_tick_monotonic
-    if last is None:
-        return jsonify(status="starting", last_tick_age=None), 503
-    age = round(time.monotonic() - last, 3)
-    healthy = age <= 3 * sampler.interval
-    return jsonify(status="ok" if healthy else "stalled", last_tick_age=age), (
-        200 if healthy else 503
-    )
+    body, healthy = runtime().health()
+    return jsonify(body), 200 if healthy else 503

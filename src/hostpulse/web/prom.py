@@ -7,18 +7,22 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from hostpulse import metrics
+from hostpulse.host import Hosts
+from hostpulse.web.live.live import Live
 
 
 class SampleCollector:
-    """A prometheus_client collector reading the hosts' latest samples at scrape time."""
+    """A prometheus_client collector reading the hosts' latest samples at scrape time, and
+    the live layer's viewer figures."""
 
-    def __init__(self, runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, hosts: Hosts, live: Live) -> None:
+        self.hosts = hosts
+        self.live = live
 
     def collect(self) -> Iterator[Metric]:
         families: dict[str, GaugeMetricFamily] = {}
-        for host in self.runtime.hosts.values():
-            latest = host.sampler.latest
+        for host in self.hosts:
+            latest = host.latest
             if latest is None:
                 continue
             for key, value in latest.values.items():
@@ -48,19 +52,19 @@ class SampleCollector:
         duration = GaugeMetricFamily(
             "hostpulse_sampler_tick_seconds", "duration of the last tick", labels=["host"]
         )
-        for host in self.runtime.hosts.values():
-            stats = host.sampler.stats
+        for host in self.hosts:
+            stats = host.stats
             ticks.add_metric([host.id], stats.ticks)
             skipped.add_metric([host.id], stats.skipped)
             duration.add_metric([host.id], stats.last_duration)
             for name, count in stats.errors.items():
                 errors.add_metric([host.id, name], count)
         viewers = GaugeMetricFamily("hostpulse_viewers", "connected /live viewers")
-        viewers.add_metric([], self.runtime.fleet.viewer_count())
+        viewers.add_metric([], len(self.live.viewers))
         stalled = CounterMetricFamily(
             "hostpulse_stalled_viewers", "viewers disconnected for not reading their socket"
         )
-        outboxes = self.runtime.fleet.outboxes
+        outboxes = self.live.outboxes
         stalled.add_metric([], outboxes.stalled)
         pending = GaugeMetricFamily(
             "hostpulse_viewer_pending_bytes",

@@ -13,8 +13,10 @@ import signal
 import gevent
 from gevent import pywsgi
 
+from hostpulse import runtime as runtime_module
 from hostpulse.config import Settings
-from hostpulse.web.app import create_app
+from hostpulse.web import driver
+from hostpulse.web.app import LIVE, create_app
 
 log = logging.getLogger("hostpulse.server")
 
@@ -37,7 +39,7 @@ class Handler(pywsgi.WSGIHandler):
     def handle_one_response(self):
         super().handle_one_response()
         if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-            # The websocket is over (web/fanout.py shut the connection down): whatever the
+            # The websocket is over (web/driver.py shut the connection down): whatever the
             # client sent after it is not a next HTTP request to answer.
             self.close_connection = True
 
@@ -45,8 +47,8 @@ class Handler(pywsgi.WSGIHandler):
 def raise_open_files_limit() -> tuple[int, int]:
     """Soft limit of open descriptors up to the hard one; (before, after).
 
-    Each websocket viewer holds two (pywsgi's socket and the fan-out driver's own dup), so
-    the usual soft limit of 1024 would stop a worker near 500 viewers while the hard limit
+    Each websocket viewer holds one (its socket), so the usual soft limit of 1024 would stop
+    a worker near 1,000 viewers while the hard limit
     (524288 under systemd, 65536 in the shipped unit) allows far more, as nginx's
     ``worker_rlimit_nofile`` does for its workers.
     """
@@ -63,9 +65,13 @@ def raise_open_files_limit() -> tuple[int, int]:
 
 
 def serve(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT. Raises :class:`~hostpulse.web.driver.UnsupportedEngine`
+    before anything starts when the installed Socket.IO stack is not the one pinned."""
+    driver.check()
     before, after = raise_open_files_limit()
-    app = create_app(settings)
-    runtime = app.extensions["hostpulse"]
+    runtime = runtime_module.build(settings)
+    app = create_app(settings, runtime)
+    live = app.extensions[LIVE]
     server = pywsgi.WSGIServer(
         (settings.bind, settings.port),
         app,
@@ -82,6 +88,7 @@ def serve(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop, signum)
     runtime.start()
+    live.start()
     log.info(
         "hostpulse serving %s on http://%s:%d/ (interval %gs; open files %d%s, ~%d viewers)",
         f"host {runtime.local.id}" if runtime.local else "the hosts in redis",
@@ -90,10 +97,11 @@ def serve(settings: Settings) -> None:
         settings.interval,
         after,
         f", raised from {before}" if after != before else "",
-        after // 2,
+        after,
     )
     try:
         server.serve_forever()
     finally:
+        live.stop()
         runtime.stop()
         log.info("stopped; history flushed")

@@ -1,258 +1,152 @@
-"""Writing frames to websocket viewers: one writer per connection, newest-only, stall-bounded.
-
-python-engineio gives every client an unbounded queue and a writer greenlet, and encodes,
-frames (wsproto) and writes each packet once per client. For a broadcast that is the same
-bytes for everybody, that is per-viewer Python work in every tick, and a viewer that stops
-reading grows the server's memory until its ping times out. This module replaces the
-websocket leg of that path, below the Socket.IO protocol (the bytes on the wire are the same):
+"""Every use hostpulse makes of python-engineio's, python-socketio's and gevent pywsgi's
+internals, in one place, checked at start and pinned (pyproject.toml).
 
 - :class:`WebSocketDriver` stands in for engineio's gevent websocket driver (simple-websocket,
-  which keeps a reader greenlet per connection besides the request's). It does the handshake
-  with wsproto, without permessage-deflate (compressing per connection would make every
-  viewer's bytes different and cost CPU per viewer), reads in the request's own greenlet, and
-  gives the connection an :class:`Outbox`, the only thing that writes to its socket.
-  Engine.IO's own packets (hello, acks, pings, close) go into it in order, without the
-  per-client queue and its writer greenlet; Engine.IO's pings run on a timer.
-- A broadcast (:meth:`Outbox.offer`) hands the outbox a websocket frame built once for all
-  viewers. If the socket is idle the frame is written at once, non-blocking, by the caller:
-  no queue, no greenlet switch. If it is not, the frame waits as the newest of its kind and
-  replaces an older one not yet started (a viewer sees a ``seq`` gap and resyncs).
-- An outbox that could not drain gets a flusher greenlet that waits for the socket to be
-  writable; a connection still not drained after ``stall_timeout`` seconds is shut down.
+  which keeps a reader greenlet per connection besides the request's, and a queue and a writer
+  greenlet per client that encode, frame and write each packet once per client). It does the
+  handshake with wsproto, without permessage-deflate (compressing per connection would make
+  every viewer's bytes different and cost CPU per viewer), reads in the request's own
+  greenlet, and gives the connection an :class:`~hostpulse.web.outbox.Outbox`, the only thing
+  that writes to its socket. Engine.IO's own packets (hello, acks, pings, close) go into it in
+  order, without the per-client queue and its writer greenlet; Engine.IO's pings run on a
+  timer. It writes on pywsgi's own socket: one file descriptor per viewer.
 - Input it cannot decode (a broken websocket frame, a message that is no Engine.IO packet)
   closes the connection and ends the Engine.IO session at once, with one log line.
+- :func:`intercept` puts web/guard.py's checks in front of python-socketio's two entry points
+  for what a client sends.
+- :func:`check` refuses to run on releases other than those this was written and tested
+  against (:data:`SUPPORTED`), or on one whose internals this module relies on are gone;
+  tests/unit/test_driver.py fails in the same cases.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import socket
-import struct
 import time
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
+import engineio
+import engineio.socket
 import gevent
 import gevent.queue
+import socketio
 from engineio import packet as eio_packet
-from gevent.socket import wait_write
+from gevent import pywsgi
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
 from wsproto.frame_protocol import Frame, FrameProtocol, Opcode, ParseFailed
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from hostpulse.web.outbox import Outbox, Outboxes, ws_frame, ws_frame_close
+
 log = logging.getLogger("hostpulse.fanout")
 
-#: Engine.IO's own packets a viewer may have pending (hello ≈ 20 KB, acks, errors, pings).
-#: A client that keeps asking (resync, ping) without reading is cut off past this.
-MAX_CONTROL_BYTES = 512 * 1024
+#: The releases (version prefixes) this module was written and tested against. pyproject.toml
+#: pins the same ranges; tests/unit/test_driver.py checks that the two agree.
+SUPPORTED = {
+    "python-engineio": "4.15",
+    "python-socketio": "5.18",
+    "gevent": "26.9",
+    "wsproto": "1.3",
+}
 RECEIVE_BYTES = 4096
 SEND_BUFFER_BYTES = 64 * 1024
-
-
 EIO_PING = eio_packet.Packet(eio_packet.PING)
 
 
-def ws_frame(payload: str | bytes) -> bytes:
-    """One unmasked, unfragmented server-to-client websocket frame (text for str)."""
-    if isinstance(payload, str):
-        data, first = payload.encode(), 0x81
-    else:
-        data, first = bytes(payload), 0x82
-    n = len(data)
-    if n < 126:
-        header = bytes((first, n))
-    elif n < 65536:
-        header = struct.pack("!BBH", first, 126, n)
-    else:
-        header = struct.pack("!BBQ", first, 127, n)
-    return header + data
+class UnsupportedEngine(RuntimeError):
+    """An installed release this driver was not made for; the message says which and why."""
 
 
-class Outbox:
-    """The one writer of a websocket connection's bytes."""
+def check() -> None:
+    """Raise :class:`UnsupportedEngine` unless the installed releases are the supported ones
+    and still have every internal this module uses."""
+    for name, prefix in SUPPORTED.items():
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            missing = f"{name} is not installed (hostpulse needs {prefix}.x)"
+            raise UnsupportedEngine(missing) from None
+        if version != prefix and not version.startswith(prefix + "."):
+            raise UnsupportedEngine(
+                f"{name} {version} is installed, but hostpulse's websocket driver supports "
+                f"{prefix}.x only: reinstall hostpulse (pip install .) to get it"
+            )
+    missing = missing_internals()
+    if missing:
+        raise UnsupportedEngine(f"the websocket driver's internals are gone: {', '.join(missing)}")
 
-    __slots__ = (
-        "_raw",
-        "_sock",
-        "blocked_since",
-        "closed",
-        "control",
-        "control_bytes",
-        "direct",
-        "flusher",
-        "inflight",
-        "latest",
-        "name",
-        "registry",
+
+def missing_internals() -> list[str]:
+    """The internals this module relies on that the installed releases do not have."""
+    missing = []
+    server = engineio.Server(async_mode="gevent")
+    eio_socket = engineio.socket.Socket(server, "probe")
+    wanted = {
+        "engineio.Server._async['websocket']": "websocket" in getattr(server, "_async", {}),
+        "engineio.Server.max_http_buffer_size": hasattr(server, "max_http_buffer_size"),
+        "engineio.socket.Socket._upgrade_websocket": hasattr(eio_socket, "_upgrade_websocket"),
+        "engineio.socket.Socket._websocket_handler(ws)": _takes(
+            getattr(eio_socket, "_websocket_handler", None), ["ws"]
+        ),
+        "engineio.socket.Socket.queue": hasattr(eio_socket, "queue"),
+        "engineio.socket.Socket.send(pkt)": _takes(getattr(eio_socket, "send", None), ["pkt"]),
+        "engineio.socket.Socket.schedule_ping()": _takes(
+            getattr(eio_socket, "schedule_ping", None), []
+        ),
+        "engineio.socket.Socket.check_ping_timeout()": _takes(
+            getattr(eio_socket, "check_ping_timeout", None), []
+        ),
+    }
+    for name in ("sid", "server", "connected", "closing", "closed", "last_ping"):
+        wanted[f"engineio.socket.Socket.{name}"] = hasattr(eio_socket, name)
+    sio = socketio.Server(async_mode="gevent")
+    wanted["socketio.Server._handle_eio_message(eio_sid, data)"] = _takes(
+        getattr(sio, "_handle_eio_message", None), ["eio_sid", "data"]
     )
-
-    def __init__(self, sock: Any, registry: Outboxes, name: str) -> None:
-        self._sock = sock  # a gevent socket
-        self._raw = getattr(sock, "_sock", sock)  # the non-blocking OS socket under it
-        self.registry = registry
-        self.name = name
-        self.inflight: memoryview | None = None  # a frame partly written: finished first
-        self.control: list[bytes] = []  # Engine.IO's packets, in order (a few at most)
-        self.control_bytes = 0
-        self.latest: dict[str, bytes] = {}  # newest broadcast frame of each kind, not started
-        self.blocked_since: float | None = None
-        self.flusher: gevent.Greenlet | None = None
-        self.closed = False
-        #: A websocket from the start, whose Engine.IO packets come straight here. A session
-        #: upgraded from long-polling keeps Engine.IO's queue (its frames still end up here):
-        #: events to it take Socket.IO's path, so they stay in order with that queue.
-        self.direct = True
-
-    @property
-    def pending_bytes(self) -> int:
-        inflight = 0 if self.inflight is None else len(self.inflight)
-        return inflight + self.control_bytes + sum(len(f) for f in self.latest.values())
-
-    def offer(self, kind: str, frame: bytes) -> None:
-        """A broadcast frame: written now if the socket is idle, else kept as the newest."""
-        if self.closed:
-            return
-        if self.blocked_since is None and self.inflight is None and not self.control:
-            try:
-                sent = self._raw.send(frame)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self.close()
-                return
-            if sent == len(frame):
-                return
-            self.inflight = memoryview(frame)[sent:]
-            self._blocked()
-            return
-        self.latest.pop(kind, None)  # an older one not yet started is dropped, not queued
-        self.latest[kind] = frame
-        if self.blocked_since is None:
-            self._pump()
-
-    def send(self, frame: bytes) -> None:
-        """An Engine.IO packet for this connection alone; kept in order."""
-        if self.closed:
-            raise OSError("connection closed")
-        self.control.append(frame)
-        self.control_bytes += len(frame)
-        if self.control_bytes > MAX_CONTROL_BYTES:
-            log.info("viewer %s: %d bytes unread, disconnecting", self.name, self.control_bytes)
-            self.abort()
-            return
-        if self.blocked_since is None:
-            self._pump()
-
-    def _next(self) -> memoryview | None:
-        if self.inflight is not None:
-            return self.inflight
-        if self.control:
-            frame = self.control.pop(0)
-            self.control_bytes -= len(frame)
-            return memoryview(frame)
-        if self.latest:
-            kind = next(iter(self.latest))
-            return memoryview(self.latest.pop(kind))
-        return None
-
-    def _pump(self) -> None:
-        """Write what is pending without blocking; start a flusher if the socket is full."""
-        while not self.closed:
-            chunk = self._next()
-            if chunk is None:
-                self.inflight = None
-                self.blocked_since = None
-                return
-            try:
-                sent = self._raw.send(chunk)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self.close()
-                return
-            if sent < len(chunk):
-                self.inflight = chunk[sent:]
-                self._blocked()
-                return
-            self.inflight = None
-
-    def _blocked(self) -> None:
-        if self.blocked_since is None:
-            self.blocked_since = time.monotonic()
-        if self.flusher is None:
-            self.flusher = gevent.spawn(self._flush)
-
-    def _flush(self) -> None:
-        try:
-            while not self.closed and self.blocked_since is not None:
-                left = self.blocked_since + self.registry.stall_timeout - time.monotonic()
-                if left <= 0:
-                    log.info(
-                        "viewer %s stalled %.0f s with %d bytes unsent: disconnecting",
-                        self.name,
-                        self.registry.stall_timeout,
-                        self.pending_bytes,
-                    )
-                    self.registry.stalled += 1
-                    self.abort()
-                    return
-                try:
-                    wait_write(self._sock.fileno(), timeout=left)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    self.close()
-                    return
-                self.blocked_since, started = None, self.blocked_since
-                self._pump()
-                if self.blocked_since is not None:
-                    self.blocked_since = started  # progress, but not drained: still stalled
-        finally:
-            self.flusher = None
-
-    def abort(self) -> None:
-        """Drop what is pending and cut the connection (its reader then ends the session)."""
-        if self.closed:
-            return
-        self.close()
-        try:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.inflight, self.latest = None, {}
-        self.control.clear()
-        self.control_bytes = 0
-        self.registry.remove(self)
-        flusher = self.flusher
-        if flusher is not None and flusher is not gevent.getcurrent():
-            flusher.kill(block=False)
+    wanted["socketio.Server._handle_event(eio_sid, namespace, id, data)"] = _takes(
+        getattr(sio, "_handle_event", None), ["eio_sid", "namespace", "id", "data"]
+    )
+    wanted["socketio.Server.namespace_handlers"] = hasattr(sio, "namespace_handlers")
+    wanted["pywsgi.Input.rfile"] = "rfile" in getattr(pywsgi.Input, "__slots__", ())
+    wanted["gevent socket._sock"] = _gevent_socket_has_os_socket()
+    missing += [name for name, present in wanted.items() if not present]
+    return missing
 
 
-class Outboxes:
-    """The outboxes of the open websocket connections, by Engine.IO session id."""
+def _takes(function: Any, names: list[str]) -> bool:
+    """True when ``function`` is a callable whose parameters are exactly ``names``."""
+    if not callable(function):
+        return False
+    return list(inspect.signature(function).parameters) == names
 
-    def __init__(self, stall_timeout: float) -> None:
-        self.stall_timeout = stall_timeout
-        self.by_eio_sid: dict[str, Outbox] = {}
-        self.stalled = 0  # connections cut for not reading
-        self.version = 0  # changes whenever a connection comes or goes
 
-    def add(self, eio_sid: str, outbox: Outbox) -> None:
-        self.by_eio_sid[eio_sid] = outbox
-        self.version += 1
+def _gevent_socket_has_os_socket() -> bool:
+    import gevent.socket
 
-    def remove(self, outbox: Outbox) -> None:
-        if self.by_eio_sid.get(outbox.name) is outbox:
-            del self.by_eio_sid[outbox.name]
-            self.version += 1
+    a, b = gevent.socket.socketpair()
+    try:
+        raw = getattr(a, "_sock", None)  # the OS socket, non-blocking, that Outbox writes on
+        return raw is not None and raw.fileno() == a.fileno() and raw.gettimeout() == 0.0
+    finally:
+        a.close()
+        b.close()
+
+
+def connection_socket(environ: dict) -> Any:
+    """The client's socket under a pywsgi request: gevent's, with the OS socket as ``_sock``."""
+    wsgi_input = environ.get("wsgi.input")
+    rfile = getattr(wsgi_input, "rfile", wsgi_input)
+    raw = getattr(rfile, "raw", None)
+    sock = getattr(raw, "_sock", None)
+    if sock is None:
+        raise RuntimeError("not gevent's pywsgi: cannot find the connection's socket")
+    return sock
 
 
 class WebSocketDriver:
@@ -263,6 +157,19 @@ class WebSocketDriver:
     ``_websocket_handler``, which reads with :meth:`wait` and writes with :meth:`send`.
     """
 
+    __slots__ = (
+        "app",
+        "connected",
+        "frames",
+        "max_message",
+        "outbox",
+        "partial",
+        "partial_size",
+        "partial_text",
+        "received",
+        "sock",
+        "writer_retiring",
+    )
     outboxes: Outboxes  # set on the subclass made by install()
 
     def __init__(self, handler: Callable, server: Any) -> None:
@@ -284,7 +191,7 @@ class WebSocketDriver:
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
             return [b"not a websocket request"]
         eio_socket = self.app.__self__
-        self.outbox = Outbox(self.sock, self.outboxes, eio_socket.sid)
+        self.outbox = Outbox(self.sock._sock, self.outboxes, eio_socket.sid)
         self.outbox.direct = not eio_socket.connected
         if not eio_socket.connected:
             # A websocket from the start (no polling to upgrade from): Engine.IO's packets go
@@ -302,22 +209,17 @@ class WebSocketDriver:
         try:
             return self.app(self)
         finally:
+            # pywsgi closes its socket once this request returns (web/server.py's Handler
+            # keeps no connection alive after a websocket).
             self.connected = False
             self.outbox.close()
-            with contextlib.suppress(OSError):
-                self.sock.close()
 
     def _accept(self, environ: dict) -> Any:
-        """The websocket handshake (wsproto), answered on a dup of the request's socket.
+        """The websocket handshake (wsproto), answered on the request's own socket.
 
         No permessage-deflate is offered back: every viewer gets the very same bytes.
         """
-        wsgi_input = environ.get("wsgi.input")
-        rfile = getattr(wsgi_input, "rfile", wsgi_input)
-        raw = getattr(rfile, "raw", None)
-        sock = getattr(raw, "_sock", None)
-        if sock is None:
-            raise RuntimeError("not gevent's pywsgi: cannot find the connection's socket")
+        sock = connection_socket(environ)
         lines = [f"GET {environ.get('PATH_INFO', '/')} HTTP/1.1"]
         for key, value in environ.items():
             if key.startswith("HTTP_") and key != "HTTP_SEC_WEBSOCKET_EXTENSIONS":
@@ -334,7 +236,6 @@ class WebSocketDriver:
         # From here on only frames: wsproto's frame parser, without the HTTP (h11) state
         # a WSConnection keeps for the connection's life.
         self.frames = FrameProtocol(client=False, extensions=[])
-        sock = sock.dup()  # ours to close; pywsgi closes its own
         # A fixed send buffer (the kernel doubles it) bounds the kernel memory a stalled viewer
         # can hold, instead of autotuning up to tcp_wmem's maximum (4 MiB), and lets a stall
         # show within seconds. A frame a second needs a few hundred bytes of it.
@@ -496,13 +397,28 @@ def undecodable(message: str | bytes) -> str | None:
     return None
 
 
-def ws_frame_close(code: int = 1000) -> bytes:
-    return bytes((0x88, 2)) + struct.pack("!H", code)
-
-
 def install(engineio_server: Any, stall_timeout: float) -> Outboxes:
     """Make ``engineio_server`` use :class:`WebSocketDriver`; return its outboxes."""
     outboxes = Outboxes(stall_timeout)
-    driver = type("HostpulseWebSocketDriver", (WebSocketDriver,), {"outboxes": outboxes})
+    attributes = {"outboxes": outboxes, "__slots__": ()}
+    driver = type("HostpulseWebSocketDriver", (WebSocketDriver,), attributes)
+    # A copy: the driver table is shared by every server in the process.
     engineio_server._async = {**engineio_server._async, "websocket": driver}
     return outboxes
+
+
+def intercept(
+    server: Any,
+    on_message: Callable[[Callable], Callable],
+    on_event: Callable[[Callable], Callable],
+) -> None:
+    """Put checks in front of python-socketio's entry points for client data.
+
+    ``on_message(handle)`` gets the handler of every Engine.IO message (``handle(eio_sid,
+    data)``) and returns its replacement; ``on_event(handle)`` likewise for every decoded
+    event (``handle(eio_sid, namespace, ack_id, data)``).
+    """
+    checked = on_message(server._handle_eio_message)
+    server._handle_eio_message = checked
+    server.eio.on("message", checked)  # Engine.IO holds the bound method itself
+    server._handle_event = on_event(server._handle_event)

@@ -1,4 +1,5 @@
-"""The per-viewer outbox: newest-only while the socket is full, in order, stall cut-off."""
+"""The per-viewer outbox (web/outbox.py): newest-only while the socket is full, in order,
+stall cut-off."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import socket
 import gevent
 import gevent.socket
 
-from hostpulse.web.fanout import Outbox, Outboxes, ws_frame
+from hostpulse.web.outbox import Outbox, Outboxes, ws_frame
 
 
 def pair():
-    a, b = gevent.socket.socketpair()
+    """(the server's end: a non-blocking OS socket, as an outbox writes on; the viewer's end)."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
     a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    return a, b
+    return a, gevent.socket.socket(fileno=b.detach())
 
 
 def drain(sock, seconds=0.3) -> bytes:
@@ -76,13 +79,14 @@ def test_with_no_viewer_nothing_is_built_encoded_or_sent():
     from types import SimpleNamespace
 
     from hostpulse.sample import Sample
-    from hostpulse.web.live import Broadcaster
+    from hostpulse.web.live.broadcast import Broadcaster
+    from hostpulse.web.live.viewers import Viewers
 
     class Untouchable:
         def __getattr__(self, name):
             raise AssertionError(f"sender.{name} used with no viewer")
 
-    broadcaster = Broadcaster(None, SimpleNamespace(id="h"), 60, sender=Untouchable())
+    broadcaster = Broadcaster(SimpleNamespace(id="h"), Viewers(), Untouchable(), 60)
     broadcaster.on_sample(Sample(1, 1.0, {"cpu.total": 1.0}, {"processes": {"count": 1}}))
     broadcaster.on_facts({"hostname": "h"})
     assert broadcaster.feed.seq is None  # no delta was even computed

@@ -1,0 +1,94 @@
+"""What ``serve`` runs, built from Settings: the hosts it serves and what keeps them fresh.
+
+Without Redis: this machine, sampled in this process (:mod:`hostpulse.local`). With Redis: a
+:class:`~hostpulse.remote.reader.Reader` that finds every host agents publish there and adds
+it to the same list, and, with ``sample_local``, this machine's :class:`~hostpulse.agent.Agent`
+publishing into Redis like any other (so every worker shows it). The web layer is handed the
+result and builds nothing of it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hostpulse.agent import Agent
+from hostpulse.config import Settings
+from hostpulse.host import Host, Hosts
+from hostpulse.local import build_local_host
+from hostpulse.remote.reader import Reader
+
+
+@dataclass(eq=False)
+class Runtime:
+    settings: Settings
+    #: Every host this process serves: the web layer's one list.
+    hosts: Hosts
+    #: This machine sampled and served here (None with Redis).
+    local: Host | None = None
+    #: Follows Redis and adds the hosts it finds to ``hosts`` (None without Redis).
+    reader: Reader | None = None
+    #: This machine published to Redis from inside this process (``sample_local``).
+    agent: Agent | None = None
+
+    @property
+    def discovers_hosts(self) -> bool:
+        """True when hosts come and go (Redis), False for the one local host."""
+        return self.reader is not None
+
+    @property
+    def default_host(self) -> str | None:
+        """The host a viewer sees when it does not name one."""
+        if self.local is not None:
+            return self.local.id
+        return self.agent.host_id if self.agent is not None else None
+
+    def health(self) -> tuple[dict[str, Any], bool]:
+        """(what /healthz answers, healthy): the local sampler's last tick within 3 intervals,
+        or, with no sampler of its own, Redis readable."""
+        if self.local is None:
+            connected = self.reader is not None and self.reader.connected
+            status = "ok" if connected else "redis unreachable"
+            return {"status": status, "hosts": len(self.hosts)}, connected
+        last = self.local.stats.last_tick_monotonic
+        if last is None:
+            return {"status": "starting", "last_tick_age": None}, False
+        age = round(time.monotonic() - last, 3)
+        healthy = age <= 3 * self.local.interval
+        return {"status": "ok" if healthy else "stalled", "last_tick_age": age}, healthy
+
+    def start(self) -> None:
+        """Start sampling and reading: with the server, not with the first viewer."""
+        if self.local is not None:
+            self.local.start()
+        if self.reader is not None:
+            self.reader.start()
+        if self.agent is not None:
+            self.agent.start()
+
+    def stop(self) -> None:
+        """Stop publishing and reading, then every host (its history written out)."""
+        if self.agent is not None:
+            self.agent.stop()
+        if self.reader is not None:
+            self.reader.stop()
+        for host in self.hosts:
+            host.stop()
+
+
+def build(settings: Settings) -> Runtime:
+    hosts = Hosts()
+    if settings.redis is None:
+        local = build_local_host(settings)
+        hosts.add(local)
+        return Runtime(settings, hosts, local=local)
+    reader = Reader(
+        settings.redis,
+        maxlen=settings.redis_maxlen,
+        history_dir=None if settings.memory_only else settings.data_dir / "hosts",
+        hosts=hosts,
+        process_cmdline=settings.process_cmdline,
+    )
+    agent = Agent(settings) if settings.sample_local else None
+    return Runtime(settings, hosts, reader=reader, agent=agent)
