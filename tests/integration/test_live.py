@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 
 import pytest
 import socketio
 
-from support import RawViewer, http_get
+from support import RawViewer, http_get, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -170,3 +171,21 @@ def test_polling_then_upgrade_keeps_the_ticks_in_order(server):
     assert len(hellos) == 1 and len(seqs) >= 6
     assert seqs[0] == hellos[0]["sample"]["seq"] + 1
     assert seqs == sorted(set(seqs))  # in order, none twice
+
+
+def test_each_websocket_viewer_holds_one_file_descriptor(server):
+    """The driver writes on pywsgi's own socket: no second descriptor per viewer."""
+
+    def fds() -> int:
+        return len(os.listdir(f"/proc/{server.process.pid}/fd"))
+
+    before = fds()
+    viewers = [RawViewer(server.url) for _ in range(20)]
+    try:
+        for viewer in viewers:
+            viewer.wait_for("hello")
+        assert fds() - before == len(viewers)
+    finally:
+        for viewer in viewers:
+            viewer.close()
+    wait_until(lambda: fds() == before, 10, "descriptors back after the viewers left")

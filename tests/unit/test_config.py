@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,55 @@ def test_explain_lists_every_setting():
     text = config.explain(config.load(environ={}))
     for name in config.SPECS:
         assert name in text
+
+
+@pytest.mark.parametrize(
+    "host_id, valid",
+    [("web-1", True), ("x" * 128, True), ("ünïcode.example", True), ("", False),
+     ("x" * 129, False), ("a/b", False), ("a b", False), ("a\tb", False), ("a\x00b", False),
+     ("a\u2028b", False), (7, False), (None, False)],
+)  # fmt: skip
+def test_one_host_id_rule_for_settings_agents_viewers_and_urls(host_id, valid):
+    from hostpulse import hostid
+    from hostpulse.remote.publisher import Publisher
+
+    assert hostid.is_valid(host_id) is valid
+    if not isinstance(host_id, str):
+        return
+    if valid:
+        assert config.load(environ={"HOSTPULSE_HOST_ID": host_id}).host_id == host_id
+        return
+    if host_id.strip():  # (a blank setting is refused too, as not a host id once stripped)
+        with pytest.raises(ConfigError, match=re.escape(hostid.RULE)):
+            config.load(environ={}, flags={"host_id": host_id})
+    with pytest.raises(ValueError, match=re.escape(hostid.RULE)):
+        Publisher("redis://127.0.0.1:1", host_id, interval=1.0)
+
+
+def test_command_line_flags_are_the_settings_with_their_help():
+    from hostpulse import cli
+
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for command, names in (("serve", cli.SERVE_FLAGS), ("agent", cli.AGENT_FLAGS)):
+        actions = {a.dest: a for a in commands[command]._actions}
+        for name in names:
+            assert actions[name].help == config.SPECS[name][1]
+            assert actions[name].option_strings == ["--" + name.replace("_", "-")]
+    args = parser.parse_args(["serve", "--sample-local", "--interval", "2", "--host-id", "w"])
+    assert (args.sample_local, args.interval, args.host_id) == ("true", "2", "w")
+    flags = cli._setting_flags(args, cli.SERVE_FLAGS)
+    loaded = config.load(environ={}, flags=flags)
+    assert loaded.sample_local is True and loaded.interval == 2.0 and loaded.host_id == "w"
+
+
+def test_interval_bounds_are_the_samplers():
+    from hostpulse.sampler import MAX_INTERVAL, MIN_INTERVAL, Sampler
+
+    assert config.load(environ={}, flags={"interval": MIN_INTERVAL}).interval == MIN_INTERVAL
+    assert config.load(environ={}, flags={"interval": MAX_INTERVAL}).interval == MAX_INTERVAL
+    for outside in (MIN_INTERVAL / 2, MAX_INTERVAL * 2):
+        with pytest.raises(ConfigError, match=f"from {MIN_INTERVAL:g} to {MAX_INTERVAL:g}"):
+            config.load(environ={}, flags={"interval": outside})
+        with pytest.raises(ValueError):
+            Sampler([], interval=outside)
