@@ -21,9 +21,12 @@ internals, in one place, checked at start and pinned (pyproject.toml).
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import inspect
+import io
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -35,6 +38,7 @@ import engineio.socket
 import gevent
 import gevent.queue
 import socketio
+from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from gevent import pywsgi
 from wsproto import ConnectionType, WSConnection
@@ -103,7 +107,16 @@ def missing_internals() -> list[str]:
             getattr(eio_socket, "check_ping_timeout", None), []
         ),
     }
-    for name in ("sid", "server", "connected", "closing", "closed", "last_ping"):
+    wanted["engineio.socket.Socket.receive(pkt)"] = _takes(
+        getattr(eio_socket, "receive", None), ["pkt"]
+    )
+    wanted["engineio.socket.Socket.close(wait, abort, reason)"] = _takes(
+        getattr(eio_socket, "close", None), ["wait", "abort", "reason"]
+    )
+    wanted["engineio.Server.reason.TRANSPORT_CLOSE"] = hasattr(
+        getattr(server, "reason", None), "TRANSPORT_CLOSE"
+    )
+    for name in ("sid", "server", "connected", "upgraded", "closing", "closed", "last_ping"):
         wanted[f"engineio.socket.Socket.{name}"] = hasattr(eio_socket, name)
     sio = socketio.Server(async_mode="gevent")
     wanted["socketio.Server._handle_eio_message(eio_sid, data)"] = _takes(
@@ -114,7 +127,7 @@ def missing_internals() -> list[str]:
     )
     wanted["socketio.Server.namespace_handlers"] = hasattr(sio, "namespace_handlers")
     wanted["pywsgi.Input.rfile"] = "rfile" in getattr(pywsgi.Input, "__slots__", ())
-    wanted["gevent socket._sock"] = _gevent_socket_has_os_socket()
+    wanted["gevent socket._sock, detach()"] = _gevent_socket_has_os_socket()
     missing += [name for name, present in wanted.items() if not present]
     return missing
 
@@ -132,7 +145,12 @@ def _gevent_socket_has_os_socket() -> bool:
     a, b = gevent.socket.socketpair()
     try:
         raw = getattr(a, "_sock", None)  # the OS socket, non-blocking, that Outbox writes on
-        return raw is not None and raw.fileno() == a.fileno() and raw.gettimeout() == 0.0
+        fd = a.fileno()
+        if raw is None or raw.fileno() != fd or raw.gettimeout() != 0.0:
+            return False
+        detached = a.detach()  # and it can be taken from gevent, descriptor and all
+        os.close(detached)
+        return detached == fd
     finally:
         a.close()
         b.close()
@@ -160,15 +178,17 @@ class WebSocketDriver:
     __slots__ = (
         "app",
         "connected",
+        "eio_socket",
         "frames",
         "max_message",
         "outbox",
         "partial",
         "partial_size",
         "partial_text",
+        "reader",
         "received",
         "sock",
-        "writer_retiring",
+        "watcher",
     )
     outboxes: Outboxes  # set on the subclass made by install()
 
@@ -183,28 +203,30 @@ class WebSocketDriver:
         self.partial_size = 0
         self.partial_text = True
         self.outbox: Outbox | None = None
-        self.writer_retiring = False
+        self.eio_socket: Any = None
+        self.watcher: Any = None
+        self.reader: gevent.Greenlet | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> list:
-        self.sock = self._accept(environ)
-        if self.sock is None:
+        sock = self._accept(environ)
+        if sock is None:
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
             return [b"not a websocket request"]
         eio_socket = self.app.__self__
-        self.outbox = Outbox(self.sock._sock, self.outboxes, eio_socket.sid)
-        self.outbox.direct = not eio_socket.connected
-        if not eio_socket.connected:
-            # A websocket from the start (no polling to upgrade from): Engine.IO's packets go
-            # straight to the outbox, in order, instead of through the queue and its writer.
-            queued = eio_socket.queue
-            eio_socket.queue = _CloseOnlyQueue(self)
-            eio_socket.send = self._send_packet_to(eio_socket)
-            eio_socket.schedule_ping = self._schedule_ping_of(eio_socket)
-            while not queued.empty():  # the OPEN packet, queued before the upgrade
-                pkt = queued.get_nowait()
-                if pkt is not None:
-                    self.outbox.send(ws_frame(pkt.encode()))
-            del queued
+        if eio_socket.connected:
+            return self._serve_upgrade(sock, eio_socket)
+        # Socket.IO keeps this environ for the session's life; the request body it names
+        # (pywsgi's reader over the connection, and its buffer) is no longer readable.
+        environ["wsgi.input"] = io.BytesIO()
+        return self._serve_direct(sock, eio_socket)
+
+    def _serve_upgrade(self, sock: Any, eio_socket: Any) -> list:
+        """A session upgrading from long-polling: Engine.IO's own handler runs the upgrade and
+        the reading, in this request's greenlet; its queue and writer stay (what goes to the
+        viewer still ends up in the outbox)."""
+        self.sock = sock
+        self.outbox = Outbox(sock._sock, self.outboxes, eio_socket.sid)
+        self.outbox.direct = False
         self.outboxes.add(eio_socket.sid, self.outbox)
         try:
             return self.app(self)
@@ -213,6 +235,86 @@ class WebSocketDriver:
             # keeps no connection alive after a websocket).
             self.connected = False
             self.outbox.close()
+
+    def _serve_direct(self, sock: Any, eio_socket: Any) -> list:
+        """A websocket from the start (no polling to upgrade from), the usual case.
+
+        The connection is taken from pywsgi and the request returns at once: its greenlet,
+        parsed headers and read buffer go, and an idle viewer costs no greenlet at all. A
+        watcher on the descriptor starts a short-lived reader when the client sends something
+        (a pong every 25 s, a watch). Engine.IO's packets go straight to the outbox, in order,
+        instead of through its queue and a writer greenlet.
+        """
+        self.sock = _socket.socket(fileno=sock.detach())  # pywsgi's close is now a no-op
+        self.sock.setblocking(False)
+        self.outbox = Outbox(self.sock, self.outboxes, eio_socket.sid)
+        queued = eio_socket.queue
+        eio_socket.queue = _CloseOnlyQueue(self)
+        eio_socket.send = self._send_packet_to(eio_socket)
+        eio_socket.schedule_ping = self._schedule_ping_of(eio_socket)
+        while not queued.empty():  # the OPEN packet, queued before the upgrade
+            pkt = queued.get_nowait()
+            if pkt is not None:
+                self.outbox.send(ws_frame(pkt.encode()))
+        eio_socket.connected = eio_socket.upgraded = True  # as Engine.IO's handler does
+        self.eio_socket = eio_socket
+        self.outboxes.add(eio_socket.sid, self.outbox)
+        self.watcher = gevent.get_hub().loop.io(self.sock.fileno(), 1)
+        self.watcher.start(self._readable)
+        return []
+
+    def _readable(self) -> None:
+        """In the hub: the client sent something (or went away); read it in a greenlet."""
+        if self.reader is None:
+            self.reader = gevent.spawn(self._read)
+
+    def _read(self) -> None:
+        """Everything the client has sent, handed to Engine.IO message by message; the end of
+        the session once the connection is over."""
+        try:
+            while self.connected:
+                try:
+                    data = self.sock.recv(RECEIVE_BYTES)
+                except BlockingIOError:
+                    return
+                except OSError:
+                    data = b""
+                if not data:
+                    self.connected = False
+                    break
+                self._parse(data)
+                while self.received:
+                    if not self._deliver(self.received.pop(0)):
+                        self.connected = False
+                        break
+            self._end()
+        finally:
+            self.reader = None
+
+    def _deliver(self, message: str | bytes) -> bool:
+        """One message to Engine.IO, as its own websocket handler would; False: it is over."""
+        try:
+            self.eio_socket.receive(eio_packet.Packet(encoded_packet=message))
+        except eio_exceptions.UnknownPacketError:
+            pass
+        except eio_exceptions.SocketIsClosedError:
+            return False
+        except Exception:
+            log.exception("viewer %s: Engine.IO could not take a packet: closing", self.outbox.name)
+            return False
+        return True
+
+    def _end(self) -> None:
+        """The connection is over: end the Engine.IO session, free the descriptor."""
+        self.watcher.stop()
+        eio_socket = self.eio_socket
+        eio_socket.close(wait=False, abort=True, reason=eio_socket.server.reason.TRANSPORT_CLOSE)
+        flusher = self.outbox.flusher
+        self.outbox.close()
+        if flusher is not None:  # it waits on this descriptor: let it go before closing it
+            flusher.join(1.0)
+        with contextlib.suppress(OSError):
+            self.sock.close()
 
     def _accept(self, environ: dict) -> Any:
         """The websocket handshake (wsproto), answered on the request's own socket.
@@ -281,10 +383,8 @@ class WebSocketDriver:
         return schedule_ping
 
     def wait(self) -> str | bytes | None:
-        """The next message from the client, or None once the connection is closed.
-
-        Read in the request's own greenlet: no reader greenlet per connection.
-        """
+        """The next message from the client, or None once the connection is closed (Engine.IO's
+        handler reads with this while a session upgrades from polling)."""
         while not self.received:
             if not self.connected:
                 return None
@@ -295,18 +395,22 @@ class WebSocketDriver:
             if not data:
                 self.connected = False
                 return None
-            try:
-                self.frames.receive_bytes(data)
-                for frame in self.frames.received_frames():
-                    self._on_frame(frame)
-            except ParseFailed as exc:  # bad UTF-8, an unmasked frame, reserved bits, …
-                self._refuse(f"bad websocket frame: {exc}", exc.code)
+            self._parse(data)
         return self.received.pop(0)
 
+    def _parse(self, data: bytes) -> None:
+        """Bytes from the client into whole messages (``received``), answering pings and
+        closes and refusing what is not a websocket or Engine.IO packet."""
+        try:
+            self.frames.receive_bytes(data)
+            for frame in self.frames.received_frames():
+                self._on_frame(frame)
+        except ParseFailed as exc:  # bad UTF-8, an unmasked frame, reserved bits, …
+            self._refuse(f"bad websocket frame: {exc}", exc.code)
+
     def _refuse(self, problem: str, code: int) -> None:
-        """Close at once on input we cannot read. Returning None to Engine.IO's reader ends
-        its session now; an exception would leave the session to the ping timeout (~45 s).
-        """
+        """Close at once on input we cannot read: the session ends now (left to Engine.IO, an
+        exception would leave it to the ping timeout, ~45 s)."""
         log.info("viewer %s: %.160s: closing", self.outbox.name, problem)
         self.close(code)
 
@@ -340,9 +444,6 @@ class WebSocketDriver:
         self.outbox.send(ws_frame(message))
 
     def close(self, code: int = 1000) -> None:
-        if self.writer_retiring:  # Engine.IO's writer leaving: nothing is closing
-            self.writer_retiring = False
-            return
         if self.connected:
             self.connected = False
             if not self.outbox.closed:
@@ -354,28 +455,17 @@ class WebSocketDriver:
 
 
 class _CloseOnlyQueue:
-    """Engine.IO's queue when its packets go straight to the outbox.
-
-    Nothing is ever queued, so Engine.IO's writer greenlet (one per viewer, waiting on this
-    queue) is sent away at once: its first ``get`` answers "closed", and the ``close()`` it
-    then calls is ignored. The ``None`` that Engine.IO puts here to stop that writer when the
-    session ends closes the websocket instead.
-    """
+    """Engine.IO's queue when its packets go straight to the outbox: nothing is ever queued,
+    and the ``None`` that Engine.IO puts here when the session ends closes the websocket."""
 
     def __init__(self, driver: WebSocketDriver) -> None:
         self.driver = driver
-        self.retired = False
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        if not self.retired:
-            self.retired = True
-            self.driver.writer_retiring = True
-            return None
         raise gevent.queue.Empty
 
     def put(self, item: Any) -> None:
         if item is None:
-            self.driver.writer_retiring = False
             self.driver.close()
 
     def task_done(self) -> None:

@@ -22,14 +22,14 @@ log = logging.getLogger("hostpulse.server")
 
 #: How long a stop waits for open requests before closing them.
 STOP_GRACE_SECONDS = 2.0
-#: Read buffer of a connection. pywsgi's default (8 KiB) stays allocated for a websocket's
-#: whole life, unused after the upgrade request; requests larger than this still work.
+#: Read buffer of a connection. pywsgi's default (8 KiB) stays allocated for a connection's
+#: whole life (a keep-alive client, a viewer upgrading from long-polling); requests larger
+#: than this still work. A websocket from the start frees it (web/driver.py).
 READ_BUFFER_BYTES = 2048
 
 
 class Handler(pywsgi.WSGIHandler):
-    """pywsgi's handler: a smaller read buffer (memory per idle viewer), no keep-alive after
-    a websocket."""
+    """pywsgi's handler: a smaller read buffer, no keep-alive after a websocket."""
 
     def __init__(self, sock, address, server, rfile=None):
         if rfile is None:
@@ -39,8 +39,8 @@ class Handler(pywsgi.WSGIHandler):
     def handle_one_response(self):
         super().handle_one_response()
         if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
-            # The websocket is over (web/driver.py shut the connection down): whatever the
-            # client sent after it is not a next HTTP request to answer.
+            # The websocket is over, or web/driver.py took the connection over: whatever
+            # the client sent after it is not a next HTTP request to answer.
             self.close_connection = True
 
 
@@ -48,9 +48,8 @@ def raise_open_files_limit() -> tuple[int, int]:
     """Soft limit of open descriptors up to the hard one; (before, after).
 
     Each websocket viewer holds one (its socket), so the usual soft limit of 1024 would stop
-    a worker near 1,000 viewers while the hard limit
-    (524288 under systemd, 65536 in the shipped unit) allows far more, as nginx's
-    ``worker_rlimit_nofile`` does for its workers.
+    a worker near 1,000 viewers while the hard limit (524288 under systemd, 65536 in the
+    shipped unit) allows far more, as nginx's ``worker_rlimit_nofile`` does for its workers.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)

@@ -7,7 +7,6 @@ resync, leave. Holds a :class:`~.broadcast.Broadcaster` per host of the one host
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +19,6 @@ from hostpulse.web.live.overview import Overview
 from hostpulse.web.live.sender import Sender
 from hostpulse.web.live.viewers import Viewers
 from hostpulse.web.outbox import Outboxes
-
-log = logging.getLogger("hostpulse.live")
 
 
 class Live:
@@ -72,7 +69,7 @@ class Live:
         """``sid`` watches ``host_id`` from now on (leaving the one before); its ``hello``."""
         previous, closed = self.viewers.watch_host(sid, host_id)
         self._release(sid, previous, closed)
-        broadcaster = self.broadcasters.get(host_id) if host_id is not None else None
+        broadcaster = self.broadcasters.get(host_id)
         if broadcaster is None:
             self.sender.send(sid, "hello", hello(host_id, self.full_every))
         else:
@@ -96,7 +93,7 @@ class Live:
 
     def resync(self, sid: str) -> None:
         """The current state of the host ``sid`` watches, as a full ``sample``."""
-        broadcaster = self.broadcasters.get(self.viewers.host_of.get(sid) or "")
+        broadcaster = self.broadcasters.get(self.viewers.host_of.get(sid))
         payload = None if broadcaster is None else broadcaster.feed.full()
         if payload is not None:
             self.sender.send(sid, "sample", payload)
