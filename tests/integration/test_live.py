@@ -10,7 +10,7 @@ import time
 import pytest
 import socketio
 
-from support import RawViewer, http_get, wait_until
+from support import RawViewer, Server, http_get, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -173,19 +173,22 @@ def test_polling_then_upgrade_keeps_the_ticks_in_order(server):
     assert seqs == sorted(set(seqs))  # in order, none twice
 
 
-def test_each_websocket_viewer_holds_one_file_descriptor(server):
-    """The driver writes on pywsgi's own socket: no second descriptor per viewer."""
+def test_each_websocket_viewer_holds_one_file_descriptor(tmp_path):
+    """The driver takes pywsgi's own socket over: no second descriptor per viewer, and each
+    is closed when its viewer leaves. (A server of its own: nobody else's sockets count.)"""
+    server = Server(tmp_path).start()
 
     def fds() -> int:
         return len(os.listdir(f"/proc/{server.process.pid}/fd"))
 
-    before = fds()
-    viewers = [RawViewer(server.url) for _ in range(20)]
     try:
+        before = fds()
+        viewers = [RawViewer(server.url) for _ in range(20)]
         for viewer in viewers:
             viewer.wait_for("hello")
         assert fds() - before == len(viewers)
-    finally:
         for viewer in viewers:
             viewer.close()
-    wait_until(lambda: fds() == before, 10, "descriptors back after the viewers left")
+        wait_until(lambda: fds() == before, 10, "descriptors back after the viewers left")
+    finally:
+        server.stop()
