@@ -172,7 +172,9 @@ class WebSocketDriver:
 
     Called as ``WebSocketDriver(handler, server)(environ, start_response)`` by
     ``engineio.Socket._upgrade_websocket``; ``handler`` is the Engine.IO socket's bound
-    ``_websocket_handler``, which reads with :meth:`wait` and writes with :meth:`send`.
+    ``_websocket_handler``. A websocket from the start does without it (:meth:`_serve_direct`);
+    a session upgrading from polling runs it, and it reads with :meth:`wait` and writes with
+    :meth:`send`.
     """
 
     __slots__ = (
