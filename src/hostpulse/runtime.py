@@ -15,7 +15,7 @@ from typing import Any
 
 from hostpulse.agent import Agent
 from hostpulse.config import Settings
-from hostpulse.host import Host, Hosts
+from hostpulse.host import STALE_AFTER, Host, Hosts
 from hostpulse.local import build_local_host
 from hostpulse.remote.reader import Reader
 
@@ -45,8 +45,9 @@ class Runtime:
         return self.agent.host_id if self.agent is not None else None
 
     def health(self) -> tuple[dict[str, Any], bool]:
-        """(what /healthz answers, healthy): the local sampler's last tick within 3 intervals,
-        or, with no sampler of its own, Redis readable."""
+        """(what /healthz answers, healthy): the local sampler's last tick within
+        ``STALE_AFTER`` intervals (the host is online), or, with no sampler of its own,
+        Redis readable."""
         if self.local is None:
             connected = self.reader is not None and self.reader.connected
             status = "ok" if connected else "redis unreachable"
@@ -55,7 +56,7 @@ class Runtime:
         if last is None:
             return {"status": "starting", "last_tick_age": None}, False
         age = round(time.monotonic() - last, 3)
-        healthy = age <= 3 * self.local.interval
+        healthy = age <= STALE_AFTER * self.local.interval
         return {"status": "ok" if healthy else "stalled", "last_tick_age": age}, healthy
 
     def start(self) -> None:

@@ -7,8 +7,7 @@ resync, leave. Holds a :class:`~.broadcast.Broadcaster` per host of the one host
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from flask_socketio import SocketIO
 
@@ -88,8 +87,7 @@ class Live:
         opened, closed = self.viewers.watch_panels(sid, panels)
         for panel in opened:
             host.want(panel, sid, True)
-        for panel in closed:
-            host.want(panel, sid, False)
+        self._release(sid, host.id, closed)
 
     def resync(self, sid: str) -> None:
         """The current state of the host ``sid`` watches, as a full ``sample``."""
@@ -105,7 +103,8 @@ class Live:
         host_id, panels = self.viewers.leave(sid)
         self._release(sid, host_id, panels)
 
-    def _release(self, sid: str, host_id: str | None, panels: Any) -> None:
+    def _release(self, sid: str, host_id: str | None, panels: Iterable[str]) -> None:
+        """``sid`` no longer wants what these panels of ``host_id`` cost to collect."""
         host = self.hosts.get(host_id)
         if host is not None:
             for panel in panels:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 #: Panels of a host page that cost something to feed, fed only while watched.
 PANELS = frozenset({"processes"})
+_NOBODY: frozenset[str] = frozenset()
 
 
 class Viewers:
@@ -27,8 +28,9 @@ class Viewers:
     def __len__(self) -> int:
         return len(self.host_of)
 
-    def of_host(self, host_id: str) -> set[str]:
-        return self._of_host.get(host_id, set())
+    def of_host(self, host_id: str) -> set[str] | frozenset[str]:
+        # Asked by every host's broadcaster every tick: no new empty set each time.
+        return self._of_host.get(host_id, _NOBODY)
 
     def with_panel(self, host_id: str, panel: str) -> set[str]:
         return {sid for sid in self.of_host(host_id) if panel in self.panels_of.get(sid, ())}
