@@ -140,7 +140,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _load(args, **_setting_flags(args, SERVE_FLAGS))
     if settings is None:
         return EXIT_CONFIG
-    from hostpulse import credentials
+    from hostpulse import credentials, runtime
     from hostpulse.web.driver import UnsupportedEngine
     from hostpulse.web.server import serve
 
@@ -154,7 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     _warn_if_exposed(settings, auth.enabled)
     try:
-        serve(settings)
+        serve(settings, runtime.build(settings))
     except UnsupportedEngine as exc:
         print(f"hostpulse: {exc}", file=sys.stderr)
         return 1

@@ -13,8 +13,8 @@ import signal
 import gevent
 from gevent import pywsgi
 
-from hostpulse import runtime as runtime_module
 from hostpulse.config import Settings
+from hostpulse.runtime import Runtime
 from hostpulse.web import driver
 from hostpulse.web.app import LIVE, create_app
 
@@ -63,12 +63,12 @@ def raise_open_files_limit() -> tuple[int, int]:
     return soft, soft
 
 
-def serve(settings: Settings) -> None:
-    """Serve until SIGTERM or SIGINT. Raises :class:`~hostpulse.web.driver.UnsupportedEngine`
-    before anything starts when the installed Socket.IO stack is not the one pinned."""
+def serve(settings: Settings, runtime: Runtime) -> None:
+    """Serve ``runtime``'s hosts until SIGTERM or SIGINT, starting and stopping it with the
+    server. Raises :class:`~hostpulse.web.driver.UnsupportedEngine` before anything starts
+    when the installed Socket.IO stack is not the one pinned."""
     driver.check()
     before, after = raise_open_files_limit()
-    runtime = runtime_module.build(settings)
     app = create_app(settings, runtime)
     live = app.extensions[LIVE]
     server = pywsgi.WSGIServer(
