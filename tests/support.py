@@ -140,6 +140,8 @@ class Server:
     python_args: list = field(default_factory=list)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    #: Run in the child before it starts (e.g. lowering a resource limit).
+    preexec: object = None
 
     @property
     def url(self) -> str:
@@ -174,7 +176,7 @@ class Server:
         ]
         self.stdout = open(self.tmp / f"server-{self.port}.out", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            command, env=env, stdout=self.stdout, stderr=subprocess.STDOUT
+            command, env=env, stdout=self.stdout, stderr=subprocess.STDOUT, preexec_fn=self.preexec
         )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

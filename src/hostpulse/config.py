@@ -70,6 +70,13 @@ class Settings:
     sample_local: bool = False
     #: A viewer whose socket has not drained for this many seconds is disconnected.
     stall_timeout: float = 30.0
+    #: Client connections held at once; 0: as many as the open-files limit allows, less a
+    #: reserve for everything else (web/connections.py).
+    max_connections: int = 0
+    #: Connections held at once from one client address (trusted proxies: no cap here).
+    max_connections_per_client: int = 64
+    #: Seconds a client has to send a request's line and headers (also: keep-alive idle).
+    header_timeout: float = 10.0
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -236,6 +243,18 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "stall_timeout": (
         _float_in(1, 3600),
         "seconds a viewer may leave its socket undrained before it is disconnected (default 30)",
+    ),
+    "max_connections": (
+        _int_in(0, 10_000_000),
+        "client connections held at once (default 0: the open-files limit less a reserve)",
+    ),
+    "max_connections_per_client": (
+        _int_in(1, 10_000_000),
+        "connections held at once from one address, proxies excepted (default 64)",
+    ),
+    "header_timeout": (
+        _float_in(1, 300),
+        "seconds a client has to send a request's headers, or idle on keep-alive (default 10)",
     ),
 }
 

@@ -71,6 +71,7 @@ class HostFeed:
         self._since_full += 1
         if not contiguous or self._since_full >= self.full_every:
             payload = self._payload(sample.seq, sample.ts, current, [], full=True)
+            self._since_full = 0
         else:
             previous = self._values
             changed = {k: v for k, v in current.items() if k not in previous or previous[k] != v}
@@ -91,7 +92,9 @@ class HostFeed:
         self._since_full = 0
 
     def full(self) -> dict[str, Any] | None:
-        """The current state as a full ``sample`` payload (a resync), or None before any."""
+        """The current state as a full ``sample`` payload (a resync), or None before any.
+
+        It goes to one viewer: everyone's periodic full sample stays on its schedule."""
         if self._seq is None:
             return None
         return self._payload(self._seq, self._ts, dict(self._values), [], full=True)
@@ -103,8 +106,6 @@ class HostFeed:
         return {"seq": self._seq, "ts": self._ts, "values": dict(self._values)}
 
     def _payload(self, seq, ts, values, gone, *, full: bool) -> dict[str, Any]:
-        if full:
-            self._since_full = 0
         return {
             "host": self.host_id,
             "seq": seq,

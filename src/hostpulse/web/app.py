@@ -19,6 +19,7 @@ from hostpulse.runtime import Runtime
 from hostpulse.web import api, auth, driver, guard, headers, pages, secret
 from hostpulse.web.access import AccessLog
 from hostpulse.web.clientaddr import ClientAddress
+from hostpulse.web.connections import Connections, open_files_limit, total_for
 from hostpulse.web.live.live import Live
 from hostpulse.web.live.namespace import LiveNamespace
 from hostpulse.web.live.sender import Sender
@@ -29,6 +30,7 @@ MAX_MESSAGE_BYTES = 16 * 1024
 #: Where the app keeps what it serves from (``app.extensions``).
 RUNTIME = "hostpulse"
 LIVE = "hostpulse.live"
+CONNECTIONS = "hostpulse.connections"
 
 
 def create_app(settings: Settings, runtime: Runtime) -> Flask:
@@ -44,6 +46,11 @@ def create_app(settings: Settings, runtime: Runtime) -> Flask:
         message_queue=settings.redis,
     )
     client_address = ClientAddress(settings.trusted_proxies)
+    connections = Connections(
+        total_for(open_files_limit(), settings.max_connections),
+        settings.max_connections_per_client,
+        exempt=client_address.is_trusted,
+    )
     guard.install(socketio, MAX_MESSAGE_BYTES, settings.allowed_origins)
     outboxes = driver.install(socketio.server.eio, settings.stall_timeout)
     access = auth.install(app, credentials.Store(settings.resolved_auth_file), client_address)
@@ -57,17 +64,18 @@ def create_app(settings: Settings, runtime: Runtime) -> Flask:
     socketio.on_namespace(LiveNamespace(live, client_address, access.allow_connect))
     app.extensions[RUNTIME] = runtime
     app.extensions[LIVE] = live
+    app.extensions[CONNECTIONS] = connections
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
-    _add_metrics_route(app, runtime, live)
+    _add_metrics_route(app, runtime, live, connections)
     headers.install(app)
     app.wsgi_app = AccessLog(app.wsgi_app, client_address)
     return app
 
 
-def _add_metrics_route(app: Flask, runtime: Runtime, live: Live) -> None:
+def _add_metrics_route(app: Flask, runtime: Runtime, live: Live, connections: Connections) -> None:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SampleCollector(runtime.hosts, live))
+    registry.register(SampleCollector(runtime.hosts, live, connections))
     registry.register(live.fanout_seconds)
 
     @app.get("/metrics")

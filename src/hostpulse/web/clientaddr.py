@@ -10,7 +10,7 @@ class ClientAddress:
     def __init__(self, trusted: Iterable[str]) -> None:
         self._trusted = [ipaddress.ip_network(t, strict=False) for t in trusted]
 
-    def _is_trusted(self, address: str) -> bool:
+    def is_trusted(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -20,16 +20,16 @@ class ClientAddress:
     def __call__(self, environ: Mapping[str, str]) -> str:
         """The nearest address in the chain that is not one of our trusted proxies."""
         remote = environ.get("REMOTE_ADDR") or "-"
-        if not self._is_trusted(remote):
+        if not self.is_trusted(remote):
             return remote
         forwarded = [a.strip() for a in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         for address in reversed([a for a in forwarded if a]):
-            if not self._is_trusted(address):
+            if not self.is_trusted(address):
                 return address
         return remote
 
     def from_trusted_proxy(self, environ: Mapping[str, str]) -> bool:
-        return self._is_trusted(environ.get("REMOTE_ADDR") or "")
+        return self.is_trusted(environ.get("REMOTE_ADDR") or "")
 
     def forwarded_proto(self, environ: Mapping[str, str]) -> str | None:
         """``X-Forwarded-Proto`` (``http``/``https``) when a trusted proxy sent it, else None."""

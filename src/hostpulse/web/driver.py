@@ -10,8 +10,11 @@ internals, in one place, checked at start and pinned (pyproject.toml).
   that writes to its socket. Engine.IO's own packets (hello, acks, pings, close) go into it in
   order, without the per-client queue and its writer greenlet; Engine.IO's pings run on a
   timer. It writes on pywsgi's own socket: one file descriptor per viewer.
-- Input it cannot decode (a broken websocket frame, a message that is no Engine.IO packet)
-  closes the connection and ends the Engine.IO session at once, with one log line.
+- Input it cannot decode (a broken websocket frame, a message that is no Engine.IO packet),
+  or more than the connection's :class:`~hostpulse.web.budget.InputBudget` of frames and
+  bytes, closes the connection and ends the Engine.IO session at once, with one log line.
+  A reader takes at most :data:`READS_PER_WAKEUP` chunks before it lets other greenlets run,
+  so a client that never stops sending cannot hold the process.
 - :func:`intercept` puts web/guard.py's checks in front of python-socketio's two entry points
   for what a client sends.
 - :func:`check` refuses to run on releases other than those this was written and tested
@@ -46,6 +49,8 @@ from wsproto.events import AcceptConnection, Request
 from wsproto.frame_protocol import Frame, FrameProtocol, Opcode, ParseFailed
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from hostpulse.web.budget import InputBudget
+from hostpulse.web.connections import TICKET, Ticket
 from hostpulse.web.outbox import Outbox, Outboxes, ws_frame, ws_frame_close
 
 log = logging.getLogger("hostpulse.fanout")
@@ -59,6 +64,8 @@ SUPPORTED = {
     "wsproto": "1.3",
 }
 RECEIVE_BYTES = 4096
+#: Chunks one reader greenlet takes before it returns to the hub (a flood is read in turns).
+READS_PER_WAKEUP = 16
 SEND_BUFFER_BYTES = 64 * 1024
 EIO_PING = eio_packet.Packet(eio_packet.PING)
 
@@ -127,6 +134,11 @@ def missing_internals() -> list[str]:
     )
     wanted["socketio.Server.namespace_handlers"] = hasattr(sio, "namespace_handlers")
     wanted["pywsgi.Input.rfile"] = "rfile" in getattr(pywsgi.Input, "__slots__", ())
+    # web/server.py counts each connection where gevent's accept loop hands it on.
+    wanted["pywsgi.WSGIServer.do_handle(*args)"] = _takes(
+        getattr(pywsgi.WSGIServer("127.0.0.1:0", None), "do_handle", None), ["args"]
+    )
+    wanted["pywsgi.WSGIServer._spawn"] = hasattr(pywsgi.WSGIServer, "_spawn")
     wanted["gevent socket._sock, detach()"] = _gevent_socket_has_os_socket()
     missing += [name for name, present in wanted.items() if not present]
     return missing
@@ -179,6 +191,7 @@ class WebSocketDriver:
 
     __slots__ = (
         "app",
+        "budget",
         "connected",
         "eio_socket",
         "frames",
@@ -187,9 +200,11 @@ class WebSocketDriver:
         "partial",
         "partial_size",
         "partial_text",
+        "peer",
         "reader",
         "received",
         "sock",
+        "ticket",
         "watcher",
     )
     outboxes: Outboxes  # set on the subclass made by install()
@@ -208,8 +223,12 @@ class WebSocketDriver:
         self.eio_socket: Any = None
         self.watcher: Any = None
         self.reader: gevent.Greenlet | None = None
+        self.budget = InputBudget()
+        self.peer = "-"
+        self.ticket: Ticket | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> list:
+        self.peer = environ.get("REMOTE_ADDR") or "-"
         sock = self._accept(environ)
         if sock is None:
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
@@ -220,6 +239,11 @@ class WebSocketDriver:
         # Socket.IO keeps this environ for the session's life; the request body it names
         # (pywsgi's reader over the connection, and its buffer) is no longer readable.
         environ["wsgi.input"] = io.BytesIO()
+        # The connection outlives the request: its place under the connection caps
+        # (web/connections.py) is given back when the websocket ends, not when pywsgi is done.
+        self.ticket = environ.get(TICKET)
+        if self.ticket is not None:
+            self.ticket.taken = True
         return self._serve_direct(sock, eio_socket)
 
     def _serve_upgrade(self, sock: Any, eio_socket: Any) -> list:
@@ -271,27 +295,33 @@ class WebSocketDriver:
             self.reader = gevent.spawn(self._read)
 
     def _read(self) -> None:
-        """Everything the client has sent, handed to Engine.IO message by message; the end of
-        the session once the connection is over."""
+        """What the client has sent, handed to Engine.IO message by message, in turns of at
+        most READS_PER_WAKEUP chunks; the end of the session once the connection is over."""
         try:
-            while self.connected:
-                try:
-                    data = self.sock.recv(RECEIVE_BYTES)
-                except BlockingIOError:
-                    return
-                except OSError:
-                    data = b""
-                if not data:
-                    self.connected = False
+            for _ in range(READS_PER_WAKEUP):
+                if not self.connected or not self._take():
                     break
-                self._parse(data)
-                while self.received:
-                    if not self._deliver(self.received.pop(0)):
-                        self.connected = False
-                        break
-            self._end()
+            if not self.connected:
+                self._end()
         finally:
             self.reader = None
+
+    def _take(self) -> bool:
+        """One chunk from the socket into Engine.IO; False when nothing more is waiting."""
+        try:
+            data = self.sock.recv(RECEIVE_BYTES)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self.connected = False
+            return False
+        self._parse(data)
+        while self.received and self.connected:
+            if not self._deliver(self.received.pop(0)):
+                self.connected = False
+        return True
 
     def _deliver(self, message: str | bytes) -> bool:
         """One message to Engine.IO, as its own websocket handler would; False: it is over."""
@@ -317,6 +347,8 @@ class WebSocketDriver:
             flusher.join(1.0)
         with contextlib.suppress(OSError):
             self.sock.close()
+        if self.ticket is not None:
+            self.ticket.release()
 
     def _accept(self, environ: dict) -> Any:
         """The websocket handshake (wsproto), answered on the request's own socket.
@@ -402,7 +434,10 @@ class WebSocketDriver:
 
     def _parse(self, data: bytes) -> None:
         """Bytes from the client into whole messages (``received``), answering pings and
-        closes and refusing what is not a websocket or Engine.IO packet."""
+        closes and refusing what is not a websocket or Engine.IO packet, or over budget."""
+        if not self.budget.spend(0, len(data)):
+            self._over_budget()
+            return
         try:
             self.frames.receive_bytes(data)
             for frame in self.frames.received_frames():
@@ -413,10 +448,19 @@ class WebSocketDriver:
     def _refuse(self, problem: str, code: int) -> None:
         """Close at once on input we cannot read: the session ends now (left to Engine.IO, an
         exception would leave it to the ping timeout, ~45 s)."""
-        log.info("viewer %s: %.160s: closing", self.outbox.name, problem)
+        log.info("viewer %s from %s: %.160s: closing", self.outbox.name, self.peer, problem)
+        self.received.clear()
         self.close(code)
 
+    def _over_budget(self) -> None:
+        self._refuse(f"sent more than its input budget ({self.budget.describe()})", 1008)
+
     def _on_frame(self, frame: Frame) -> None:
+        if not self.connected:
+            return
+        if not self.budget.spend(1, 0):
+            self._over_budget()
+            return
         opcode = frame.opcode
         if opcode is Opcode.TEXT or opcode is Opcode.BINARY or opcode is Opcode.CONTINUATION:
             if opcode is not Opcode.CONTINUATION:

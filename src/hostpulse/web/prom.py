@@ -8,6 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from hostpulse import metrics
 from hostpulse.host import Hosts
+from hostpulse.web.connections import Connections
 from hostpulse.web.live.live import Live
 
 
@@ -15,9 +16,10 @@ class SampleCollector:
     """A prometheus_client collector reading the hosts' latest samples at scrape time, and
     the live layer's viewer figures."""
 
-    def __init__(self, hosts: Hosts, live: Live) -> None:
+    def __init__(self, hosts: Hosts, live: Live, connections: Connections) -> None:
         self.hosts = hosts
         self.live = live
+        self.connections = connections
 
     def collect(self) -> Iterator[Metric]:
         families: dict[str, GaugeMetricFamily] = {}
@@ -40,6 +42,7 @@ class SampleCollector:
                 family.add_metric(list(labels.values()), value)
         yield from families.values()
         yield from self._sampler_metrics()
+        yield from self._connection_metrics()
 
     def _sampler_metrics(self) -> Iterator[Metric]:
         ticks = CounterMetricFamily("hostpulse_sampler_ticks", "ticks taken", labels=["host"])
@@ -73,3 +76,21 @@ class SampleCollector:
         slowest = max((o.pending_bytes for o in outboxes.by_eio_sid.values()), default=0)
         pending.add_metric([], slowest)
         yield from (ticks, skipped, errors, duration, viewers, stalled, pending)
+
+    def _connection_metrics(self) -> Iterator[Metric]:
+        connections = self.connections
+        held = GaugeMetricFamily("hostpulse_connections", "client connections held now")
+        held.add_metric([], connections.open)
+        cap = GaugeMetricFamily("hostpulse_connections_max", "the cap on client connections")
+        cap.add_metric([], connections.total)
+        refused = CounterMetricFamily(
+            "hostpulse_connections_refused", "connections refused at a cap", labels=["reason"]
+        )
+        for reason, count in connections.refused.items():
+            refused.add_metric([reason], count)
+        timed_out = CounterMetricFamily(
+            "hostpulse_connections_timed_out",
+            "connections closed for sending no complete request head in time",
+        )
+        timed_out.add_metric([], connections.timed_out)
+        yield from (held, cap, refused, timed_out)

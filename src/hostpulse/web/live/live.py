@@ -42,6 +42,8 @@ class Live:
         self.fanout_seconds = fanout_histogram()
         self.broadcasters: dict[str, Broadcaster] = {}
         self.overview = Overview(hosts, self.viewers, self.sender)
+        #: sid -> the seq of the state its last resync answered (a repeat of it is dropped).
+        self._resynced: dict[str, int] = {}
         self._unsubscribe: list[Callable[[], None]] = []
         self._unsubscribe.append(hosts.on_added(self._add_host))
 
@@ -90,16 +92,19 @@ class Live:
         self._release(sid, host.id, closed)
 
     def resync(self, sid: str) -> None:
-        """The current state of the host ``sid`` watches, as a full ``sample``."""
+        """The current state of the host ``sid`` watches, as a full ``sample``; nothing when
+        that very state was its last resync's answer (already sent, or on its way)."""
         broadcaster = self.broadcasters.get(self.viewers.host_of.get(sid))
-        payload = None if broadcaster is None else broadcaster.feed.full()
-        if payload is not None:
-            self.sender.send(sid, "sample", payload)
+        seq = None if broadcaster is None else broadcaster.feed.seq
+        if seq is not None and self._resynced.get(sid) != seq:
+            self._resynced[sid] = seq
+            self.sender.send(sid, "sample", broadcaster.feed.full())
 
     def error(self, sid: str, event: str, message: str) -> None:
         self.sender.send(sid, "error", {"event": event, "message": message})
 
     def leave(self, sid: str) -> None:
+        self._resynced.pop(sid, None)
         host_id, panels = self.viewers.leave(sid)
         self._release(sid, host_id, panels)
 

@@ -1,0 +1,127 @@
+"""How many connections the server holds: at most ``total``, and at most ``per_client`` from
+one client address, so that neither one client nor many idle ones can take every descriptor.
+
+Each accepted connection gets a :class:`Ticket` (web/server.py) that it gives back when it
+closes; a websocket that outlives its request (web/driver.py) takes its ticket along.
+Connections from a trusted proxy count toward ``total`` only: the proxy speaks for many
+clients (nginx's ``limit_conn`` caps each of them; deploy/nginx does).
+
+``total`` leaves :data:`FD_RESERVE` descriptors of the process's limit to everything else
+(collectors reading /proc, history's SQLite file, log files, Redis), so those never fail for
+lack of one, however many clients connect.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("hostpulse.connections")
+
+#: Descriptors never given to client connections: collectors, SQLite, logs, Redis, the
+#: connections accepted but not yet counted (gevent accepts up to 100 at a time).
+FD_RESERVE = 256
+#: Where the ticket travels in a request's environ.
+TICKET = "hostpulse.connection"
+#: At most one log line this often about connections closed for sending no request in time.
+TIMEOUT_LOG_SECONDS = 60.0
+
+
+def total_for(open_files: int, wanted: int = 0) -> int:
+    """The cap on connections for this open-files limit (``wanted``: 0 for the most that
+    leaves the reserve, else that many, never more)."""
+    room = max(16, open_files - FD_RESERVE)
+    return room if wanted <= 0 else min(wanted, room)
+
+
+def open_files_limit() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+class Ticket:
+    """One connection's place; :meth:`release` gives it back (once, however often called)."""
+
+    __slots__ = ("address", "connections", "from_proxy", "released", "taken")
+
+    def __init__(self, connections: Connections, address: str, from_proxy: bool) -> None:
+        self.connections = connections
+        self.address = address
+        #: From a trusted proxy: it speaks for many clients (not capped per address, and
+        #: its keep-alive connections carry many clients' requests).
+        self.from_proxy = from_proxy
+        #: True once a websocket took the connection over from its request.
+        self.taken = False
+        self.released = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.connections._release(self)
+
+
+class Connections:
+    def __init__(self, total: int, per_client: int, exempt: Callable[[str], bool]) -> None:
+        self.total = total
+        self.per_client = per_client
+        self.exempt = exempt
+        self.open = 0
+        self._by_address: dict[str, int] = {}
+        #: Refusals by reason ("total", "per_client"), for /metrics.
+        self.refused = {"total": 0, "per_client": 0}
+        self._refusing: set[str] = set()  # reasons refused since last below the cap
+        #: Connections closed for not sending a whole request head in time, for /metrics.
+        self.timed_out = 0
+        self._timeout_logged = -TIMEOUT_LOG_SECONDS
+        self._timeouts_unlogged = 0
+
+    def admit(self, address: str) -> Ticket | str:
+        """A ticket for a connection from ``address``, or why it is refused (one line)."""
+        if self.open >= self.total:
+            return self._refuse("total", f"the server holds its maximum of {self.total}")
+        from_proxy = self.exempt(address)
+        if not from_proxy and self._by_address.get(address, 0) >= self.per_client:
+            return self._refuse(
+                "per_client", f"{address} holds its maximum of {self.per_client}", address
+            )
+        self.open += 1
+        if not from_proxy:
+            self._by_address[address] = self._by_address.get(address, 0) + 1
+        return Ticket(self, address, from_proxy)
+
+    def _refuse(self, reason: str, why: str, address: str = "") -> str:
+        self.refused[reason] += 1
+        episode = f"{reason} {address}"
+        if episode not in self._refusing:  # one line when it starts, not one per refusal
+            self._refusing.add(episode)
+            log.warning("refusing connections: %s (counted on /metrics)", why)
+        return f"too many connections: {why}"
+
+    def _release(self, ticket: Ticket) -> None:
+        self.open -= 1
+        address = ticket.address
+        if not ticket.from_proxy:
+            left = self._by_address[address] - 1
+            if left:
+                self._by_address[address] = left
+            else:
+                del self._by_address[address]
+            self._refusing.discard(f"per_client {address}")
+        if self.open < self.total:
+            self._refusing.discard("total ")
+
+    def note_timeout(self, address: str, seconds: float) -> None:
+        """A connection from ``address`` sent no whole request head within ``seconds``."""
+        self.timed_out += 1
+        self._timeouts_unlogged += 1
+        now = time.monotonic()
+        if now - self._timeout_logged >= TIMEOUT_LOG_SECONDS:
+            log.info(
+                "closed %d connection(s) that sent no complete request within %gs (last from %s)",
+                self._timeouts_unlogged,
+                seconds,
+                address,
+            )
+            self._timeout_logged, self._timeouts_unlogged = now, 0
