@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from hostpulse.remote import wire
+from hostpulse.remote.inbound import Boundary
 from hostpulse.remote.reader import RemoteFeed
 from hostpulse.sample import Table
 
@@ -19,8 +22,10 @@ def test_a_table_round_trips_and_bad_entries_are_refused():
     for bad in ("{", "[]", '{"seq": 1, "ts": 1, "count": 1}', '{"seq": "x"}'):
         assert wire.decode_table("processes", {b"d": bad.encode()}) is None
     assert wire.decode_table("processes", {}) is None
-    odd = '{"seq": 1, "ts": 1, "count": 2, "by_cpu": [1, {"pid": 2}], "by_memory": []}'
-    assert wire.decode_table("processes", {"d": odd}).data["by_cpu"] == [{"pid": 2}]
+    rows = [1, {"pid": 2}, ROW]
+    odd = json.dumps({"seq": 1, "ts": 1, "count": 3, "by_cpu": rows, "by_memory": []})
+    rows = wire.decode_table("processes", {"d": odd}).data["by_cpu"]
+    assert Boundary().rows("web-1", rows) == [ROW]  # the rows are checked at the boundary
 
 
 def test_keys_and_ttl():

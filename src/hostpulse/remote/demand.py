@@ -17,6 +17,7 @@ from typing import Any
 from hostpulse.collect.processes import restrict_rows
 from hostpulse.host import Host
 from hostpulse.remote import wire
+from hostpulse.remote.inbound import Boundary
 
 #: A want key is set again after this fraction of its TTL: it survives a refresh or two lost
 #: to a busy reader (which refreshes between reads, at least every BLOCK_MS).
@@ -24,8 +25,9 @@ REFRESHES = 4
 
 
 class Demand:
-    def __init__(self, cmd_mode: str, worker: str) -> None:
+    def __init__(self, cmd_mode: str, worker: str, boundary: Boundary) -> None:
         self.cmd_mode = cmd_mode
+        self.boundary = boundary
         #: The want keys' value: which worker asked, for someone looking at Redis.
         self.worker = worker
         #: (host id, table) -> the id of the last stream entry read
@@ -76,9 +78,15 @@ class Demand:
         newest = None
         for entry_id, fields in entries:
             self._positions[pair] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            newest = wire.decode_table(name, fields) or newest
+            table = wire.decode_table(name, fields)
+            if table is None:
+                self.boundary.reject(host.id, f"a {name} entry that is not a table")
+            else:
+                newest = table
         if newest is None or _stale(host, newest.ts):
             return
+        for rows in wire.ROW_LISTS:
+            newest.data[rows] = self.boundary.rows(host.id, newest.data[rows])
         restrict_rows(newest.data, self.cmd_mode)
         host.feed.receive_table(newest)
 

@@ -16,7 +16,6 @@ of the hosts this worker's viewers watch (:mod:`hostpulse.remote.demand`).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -27,13 +26,13 @@ from urllib.parse import quote
 
 import redis
 
-from hostpulse import hostid
 from hostpulse.config import redact_url
 from hostpulse.history import History
 from hostpulse.host import Host, Hosts
 from hostpulse.remote import wire
 from hostpulse.remote.client import BACKOFF_MAX, Backoff, make_client, run_id
 from hostpulse.remote.demand import Demand
+from hostpulse.remote.inbound import Boundary
 from hostpulse.sample import Sample, Table
 from hostpulse.sampler import SamplerStats
 
@@ -142,7 +141,9 @@ class Reader:
         self.hosts = Hosts() if hosts is None else hosts
         self.connected = False
         self.read_errors = 0
-        self.demand = Demand(process_cmdline, run_id())
+        #: Checks what is read; counts what it drops (/metrics).
+        self.boundary = Boundary()
+        self.demand = Demand(process_cmdline, run_id(), self.boundary)
         self._last_ids: dict[str, str] = {}
         self._discovered_at = -1e9
         self._client: redis.Redis | None = None
@@ -209,12 +210,11 @@ class Reader:
             self._stop.wait(read_pause(len(streams)))
 
     def _discover(self, client: redis.Redis) -> None:
-        ids = [i.decode() for i in client.zrange(wire.HOSTS, 0, -1)]
-        for host_id in ids:
-            if not hostid.is_valid(host_id):
-                continue
+        for host_id in self.boundary.host_ids(client.zrange(wire.HOSTS, 0, -1)):
             meta = client.hgetall(wire.host_key(host_id))
             host = self.hosts.get(host_id)
+            if host is None and not meta:
+                continue  # an id in the set without its hash: no agent publishes it
             if host is None:
                 host = self._add_host(client, host_id, meta)
             else:
@@ -234,16 +234,18 @@ class Reader:
         return host
 
     def _apply_meta(self, host: Host, meta: dict) -> None:
-        try:
-            if b"interval" in meta:
-                host.feed.interval = float(meta[b"interval"])
-            if b"facts" in meta:
-                host.feed.set_facts(json.loads(meta[b"facts"]))
-            conflict = json.loads(meta[b"conflict"]) if b"conflict" in meta else None
-        except ValueError:
-            log.warning("host %s: unreadable metadata in redis", host.id)
-            return
-        if conflict and time.time() - float(conflict.get("ts", 0)) < CONFLICT_SHOWN_FOR:
+        """The host's hash: each field checked on its own (a bad one leaves the others)."""
+        boundary = self.boundary
+        if b"interval" in meta:
+            interval = boundary.interval(host.id, meta[b"interval"])
+            if interval is not None:
+                host.feed.interval = interval
+        if b"facts" in meta:
+            facts = boundary.facts(host.id, meta[b"facts"])
+            if facts is not None:
+                host.feed.set_facts(facts)
+        conflict = boundary.conflict(host.id, meta[b"conflict"]) if b"conflict" in meta else None
+        if conflict and time.time() - conflict["ts"] < CONFLICT_SHOWN_FOR:
             host.conflict = conflict
         else:
             host.conflict = None
@@ -263,10 +265,16 @@ class Reader:
             self._last_ids[host.id] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
             decoded = wire.decode(fields)
             if decoded is None:
+                self.boundary.reject(host.id, "an entry that is neither a sample nor facts")
                 continue
             kind, item = decoded
             if kind == "f":
-                host.feed.set_facts(item)
+                facts = self.boundary.facts(host.id, item)
+                if facts is not None:
+                    host.feed.set_facts(facts)
+                continue
+            item = self.boundary.sample(host.id, item)
+            if item is None:
                 continue
             latest = newest or host.feed.latest
             if latest is not None and item.ts <= latest.ts:

@@ -88,7 +88,7 @@ def decode_table(name: str, fields: dict) -> Table | None:
     """A ``processes`` table as the agent read it; None for an entry that is not one."""
     try:
         data = json.loads(fields.get(b"d", fields.get("d")))
-        rows = {k: [r for r in data[k][:MAX_ROWS] if isinstance(r, dict)] for k in ROW_LISTS}
+        rows = {k: list(data[k][:MAX_ROWS]) for k in ROW_LISTS}  # rows: remote/inbound.py
         return Table(
             name, int(data["seq"]), float(data["ts"]), {"count": int(data["count"]), **rows}
         )
@@ -101,7 +101,8 @@ def is_late(fields: dict) -> bool:
 
 
 def decode(fields: dict) -> tuple[str, Any] | None:
-    """``("s", Sample)`` or ``("f", facts)``; None for an entry that is not ours or broken."""
+    """``("s", Sample)`` or ``("f", facts)``; None for an entry that is not ours or broken.
+    What the sample and facts hold is checked by remote/inbound.py."""
     kind = _text(fields.get(b"t", fields.get("t")))
     raw = fields.get(b"d", fields.get("d"))
     if kind not in ("s", "f") or raw is None:

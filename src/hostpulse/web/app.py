@@ -23,7 +23,7 @@ from hostpulse.web.connections import Connections, open_files_limit, total_for
 from hostpulse.web.live.live import Live
 from hostpulse.web.live.namespace import LiveNamespace
 from hostpulse.web.live.sender import Sender
-from hostpulse.web.prom import SampleCollector
+from hostpulse.web.prom import RedisCollector, SampleCollector
 
 #: Client events are small; anything larger is refused by Engine.IO before it is parsed.
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -76,6 +76,8 @@ def create_app(settings: Settings, runtime: Runtime) -> Flask:
 def _add_metrics_route(app: Flask, runtime: Runtime, live: Live, connections: Connections) -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SampleCollector(runtime.hosts, live, connections))
+    if runtime.reader is not None:
+        registry.register(RedisCollector(runtime.reader.boundary))
     registry.register(live.fanout_seconds)
 
     @app.get("/metrics")

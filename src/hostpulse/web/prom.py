@@ -8,6 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from hostpulse import metrics
 from hostpulse.host import Hosts
+from hostpulse.remote.inbound import Boundary
 from hostpulse.web.connections import Connections
 from hostpulse.web.live.live import Live
 
@@ -94,3 +95,20 @@ class SampleCollector:
         )
         timed_out.add_metric([], connections.timed_out)
         yield from (held, cap, refused, timed_out)
+
+
+class RedisCollector:
+    """What a worker dropped of what it read from Redis, by cause (remote/inbound.py)."""
+
+    def __init__(self, boundary: Boundary) -> None:
+        self.boundary = boundary
+
+    def collect(self) -> Iterator[Metric]:
+        rejected = CounterMetricFamily(
+            "hostpulse_redis_rejected",
+            "entries and fields read from Redis that were dropped, by cause",
+            labels=["cause"],
+        )
+        for cause, count in sorted(self.boundary.rejected.items()):
+            rejected.add_metric([cause], count)
+        yield rejected

@@ -1,0 +1,112 @@
+"""Bad entries in Redis stop nothing but themselves (issue 17): a real redis-server, a real
+agent, real workers, and entries written by hand the way an old agent, a bug or someone with
+access could write them."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+import redis
+
+from redis_support import REDIS_SERVER, Agent, RedisServer
+from support import RawViewer, Server, get_json, http_get, require, wait_until
+
+pytestmark = pytest.mark.integration
+require(None if REDIS_SERVER else "redis-server not installed (apt-get install redis-server)")
+
+INTERVAL = 0.5
+
+
+def entry(values: dict, ts: float, seq: int) -> dict:
+    return {"t": "s", "d": json.dumps({"seq": seq, "ts": ts, "run": "x", "values": values})}
+
+
+def write_bad_host(client: redis.Redis, host: str) -> None:
+    now = time.time()
+    client.hset(
+        f"hostpulse:host:{host}",
+        mapping={"facts": "[1, 2]", "interval": "soon", "conflict": "[]"},
+    )
+    stream = f"hostpulse:samples:{host}"
+    # The raw JSON an old agent or a hand could write: NaN, 1e999, a huge integer, a string.
+    raw = (
+        f'{{"seq": 1, "ts": {now - 2}, "values": {{"cpu.total": NaN, "mem.used": 1e999, '
+        f'"swap.used": {10**400}, "load.1": "high", "mem.percent": 42.5}}}}'
+    )
+    client.xadd(stream, {"t": "s", "d": raw})
+    client.xadd(stream, entry({"cpu.total": 99.9}, now + 86400, 2))  # a day ahead
+    client.xadd(stream, {"t": "x", "d": "garbage"})
+    client.xadd(stream, entry({"cpu.total": 12.0, "mem.percent": 43.0}, now, 3))
+    client.zadd("hostpulse:hosts", {host: now, b"\xff\xfe-not-utf8": now, "ghost": now})
+
+
+def rejected(url: str) -> dict[str, float]:
+    status, _, body = http_get(url + "/metrics")
+    assert status == 200, body[:300]
+    found = re.findall(rb'^hostpulse_redis_rejected_total\{cause="([^"]+)"\} (\S+)', body, re.M)
+    return {cause.decode(): float(n) for cause, n in found}
+
+
+def hosts(url: str) -> dict:
+    status, body = get_json(url + "/api/v1/hosts")
+    assert status == 200
+    return {h["id"]: h for h in body["hosts"]}
+
+
+def test_bad_entries_are_dropped_and_every_other_host_and_field_goes_on(tmp_path):
+    server = RedisServer(tmp_path / "redis").start()
+    agent = Agent(tmp_path / "agent", server.url(), "good", INTERVAL).start()
+    client = redis.Redis.from_url(server.url())
+    (tmp_path / "w1").mkdir()
+    worker = Server(tmp_path / "w1", INTERVAL, args=["--redis", server.url()])
+    try:
+        worker.start()
+        wait_until(lambda: hosts(worker.url).get("good", {}).get("status") == "online", 20, "good")
+        write_bad_host(client, "bad")
+        wait_until(lambda: "bad" in hosts(worker.url), 10, "the bad host discovered")
+        check_worker(worker, runs=1)
+        worker.stop()
+        # A restart reads it all again through the backfill: the same, nothing breaks.
+        worker.start()
+        wait_until(lambda: "bad" in hosts(worker.url), 10, "the bad host after a restart")
+        check_worker(worker, runs=2)
+        assert "Traceback" not in worker.output()
+    finally:
+        worker.stop()
+        agent.stop()
+        server.stop()
+
+
+def check_worker(worker: Server, runs: int) -> None:
+    """What ``worker`` shows; ``runs``: how many times it has started (one log line each)."""
+    listed = hosts(worker.url)
+    assert listed["good"]["status"] == "online"
+    assert "ghost" not in listed  # in the set, but no agent ever wrote its hash
+    status, bad = get_json(worker.url + "/api/v1/hosts/bad/sample")
+    assert status == 200
+    values = bad["values"]
+    # the newest good sample, not the one from the future; its good fields only
+    assert values["cpu.total"] == 12.0 and values["mem.percent"] == 43.0
+    causes = wait_until(lambda: rejected(worker.url), 5, "rejections counted")
+    for cause in (
+        "a sample value that is no finite number",
+        "a sample from the future",
+        "an entry that is neither a sample nor facts",
+        "facts that are not an object",
+        "a host id that is not UTF-8",
+        "an interval that is no number of seconds in range",
+        "a conflict that is not an object with a time",
+    ):
+        assert causes.get(cause, 0) >= 1, (cause, causes)
+    viewer = RawViewer(worker.url, auth={"overview": True})
+    try:
+        summary, _ = viewer.wait_for("overview")
+        summary, _ = viewer.wait_for("overview")  # a second tick: the overview keeps going
+        assert summary is not None
+    finally:
+        viewer.close()
+    log = (worker.log_dir / "hostpulse.log").read_text()
+    assert log.count("host bad: a sample from the future in redis") == runs
