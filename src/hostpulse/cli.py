@@ -1,4 +1,5 @@
-"""Command line: ``hostpulse serve | agent | snapshot | config check | passwd | token``.
+"""Command line: ``hostpulse serve | agent | snapshot | config check | passwd | token |
+redis-acl``.
 
 Nothing is imported at module level beyond the standard library's ``sys`` and ``argparse``:
 ``serve`` must let gevent patch the process before socket or threading are imported.
@@ -7,6 +8,7 @@ Nothing is imported at module level beyond the standard library's ``sys`` and ``
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -68,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token_sub.add_parser("revoke", help="revoke a token by name")
     revoke.add_argument("name")
     _add_location_flags(revoke)
+
+    acl = sub.add_parser("redis-acl", help="print Redis ACL users: one per agent, for workers")
+    acl_sub = acl.add_subparsers(dest="acl_command", required=True)
+    acl_agent = acl_sub.add_parser("agent", help="a user that may write this host's keys only")
+    acl_agent.add_argument("host_id", help="the host id the agent publishes under")
+    acl_sub.add_parser("worker", help="a user that reads every host and writes only want keys")
     return parser
 
 
@@ -122,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         return _passwd(args)
     if args.command == "token":
         return _token(args)
+    if args.command == "redis-acl":
+        return _redis_acl(args)
     build_parser().print_help()
     return EXIT_CONFIG
 
@@ -356,4 +366,26 @@ def _config_check(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     print(config.explain(settings))
     print("configuration OK")
+    return 0
+
+
+def _redis_acl(args: argparse.Namespace) -> int:
+    """The ACL line for redis (ACL SETUSER or an ACL file) and the URL to give with it; the
+    password is new, shown once, and stored by Redis only as its SHA-256."""
+    from hostpulse import hostid
+    from hostpulse.remote import acl
+
+    password = acl.new_password()
+    if args.acl_command == "agent":
+        if not hostid.is_valid(args.host_id):
+            print(f"hostpulse: a host id must be {hostid.RULE}", file=sys.stderr)
+            return EXIT_CONFIG
+        user, rules = acl.agent_user(args.host_id), acl.agent_rules(args.host_id, password)
+        use = f"hostpulse agent --host-id {shlex.quote(args.host_id)} --redis"
+    else:
+        user, rules, use = acl.WORKER_USER, acl.worker_rules(password), "hostpulse serve --redis"
+    print(f"# In redis-cli: ACL SETUSER {user} {' '.join(rules)}")
+    print("# or in the ACL file (aclfile), then ACL LOAD:")
+    print(f"user {user} {' '.join(rules)}")
+    print(f"# Then: {use} '{acl.url_for(user, password)}'")
     return 0

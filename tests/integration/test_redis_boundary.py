@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -110,3 +112,70 @@ def check_worker(worker: Server, runs: int) -> None:
         viewer.close()
     log = (worker.log_dir / "hostpulse.log").read_text()
     assert log.count("host bad: a sample from the future in redis") == runs
+
+
+def acl_of(command: list[str]) -> tuple[str, list[str], str]:
+    """(user, rules, URL) from `hostpulse redis-acl …`'s output."""
+    out = subprocess.run(
+        [sys.executable, "-m", "hostpulse", "redis-acl", *command],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("user "))
+    _, user, *rules = line.split(" ")
+    url = re.search(r"'(redis://[^']+)'", out).group(1)
+    return user, rules, url
+
+
+def test_acl_users_keep_each_agent_to_its_own_keys_and_workers_to_reading(tmp_path):
+    server = RedisServer(tmp_path / "redis", extra=["--requirepass", "admin-pw"]).start()
+    admin = redis.Redis.from_url(server.url(":admin-pw@"))
+    where = f"127.0.0.1:{server.port}/0"
+    urls = {}
+    for name, command in {
+        "agent": ["agent", "web-1"],
+        "glob": ["agent", "web-*"],  # a host id that is a Redis pattern
+        "worker": ["worker"],
+    }.items():
+        user, rules, url = acl_of(command)
+        admin.execute_command("ACL", "SETUSER", user, *rules)
+        urls[name] = url.replace("REDIS-HOST:6379/0", where)
+    agent = Agent(tmp_path / "agent", urls["agent"], "web-1", INTERVAL).start()
+    (tmp_path / "w").mkdir()
+    worker = Server(tmp_path / "w", INTERVAL, args=["--redis", urls["worker"]])
+    try:
+        worker.start()
+        wait_until(lambda: hosts(worker.url).get("web-1", {}).get("status") == "online", 20, "up")
+        viewer = RawViewer(worker.url, auth={"host": "web-1"})
+        try:  # the on-demand processes table: the worker's want key, the agent's table
+            viewer.wait_for("hello")
+            viewer.send_event("watch", {"panels": ["processes"]})
+            table, _ = viewer.wait_for("processes", timeout=20)
+            assert table["by_cpu"]
+        finally:
+            viewer.close()
+        as_agent = redis.Redis.from_url(urls["agent"])
+        for refused in (
+            lambda c: c.xadd("hostpulse:samples:web-2", {"t": "s", "d": "{}"}),
+            lambda c: c.hset("hostpulse:host:web-2", "facts", "{}"),
+            lambda c: c.set("hostpulse:lease:web-2", "mine"),
+            lambda c: c.flushall(),
+            lambda c: c.xrevrange("hostpulse:samples:web-2"),
+        ):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                refused(as_agent)
+        as_glob = redis.Redis.from_url(urls["glob"])
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            as_glob.xadd("hostpulse:samples:web-1", {"t": "s", "d": "{}"})
+        as_worker = redis.Redis.from_url(urls["worker"])
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            as_worker.xadd("hostpulse:samples:web-1", {"t": "s", "d": "{}"})
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            as_worker.hset("hostpulse:host:web-1", "facts", "{}")
+        for output in (worker.output(), agent.output()):
+            assert "NOPERM" not in output and "NoPermission" not in output
+    finally:
+        worker.stop()
+        agent.stop()
+        server.stop()
