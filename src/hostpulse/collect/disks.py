@@ -7,10 +7,14 @@ tmpfs lives in RAM and already shows in memory. We also skip read-only image typ
 (squashfs: snaps, live media) which are always 100 % full. A device mounted more than once
 (bind mounts) is reported once, at its shortest mount point.
 
-A mount whose statfs hangs (a dead NFS server bind-mounted somewhere, a stuck device) must
-not stall the tick: each statfs runs in a real OS thread (gevent's thread pool when the
-process is monkey-patched) and is waited for at most ``STATFS_TIMEOUT`` seconds. A mount that
-did not answer is left out and not asked again until that call returns.
+A mount whose statfs hangs (a dead NFS server bind-mounted somewhere, a FUSE file system
+nobody serves) must not stall the tick: each statfs runs in a real OS thread of the
+collector's own pool (hostpulse/osthreads.py) and is waited for at most ``STATFS_TIMEOUT``
+seconds. A mount that did not answer shows as unknown (null values), is logged once, and is
+not asked again until that call returns. Each hung call holds a thread, so the pool has
+room for ``MAX_HUNG`` of them besides ``STATFS_THREADS`` working ones, and a call is made
+only while a thread is free for it: however many mounts hang, the others are still asked
+(or, past ``MAX_HUNG``, show as unknown too) and no call waits behind a hung one.
 
 Which disks: whole disks backed by a device, i.e. names in /sys/block with a ``device``
 entry. That skips partitions (sda1: already inside sda), loop, ram, zram, and device-mapper
@@ -30,12 +34,19 @@ import psutil
 
 from hostpulse.collect import Reading, read_text
 from hostpulse.metrics import TOTAL, instance_name, key
+from hostpulse.osthreads import OSThreads
 
 log = logging.getLogger("hostpulse.collect")
 
 SKIP_FSTYPES = frozenset({"squashfs"})
 #: Longest wait for one tick's statfs calls (they run in parallel).
 STATFS_TIMEOUT = 0.5
+#: Threads for statfs calls that answer, and room for this many more that never return
+#: (a statfs blocked in the kernel cannot be cancelled: each holds its thread until it
+#: returns). Threads are started only as calls need them.
+STATFS_THREADS = 4
+MAX_HUNG = 1024
+FS_FIELDS = ("total", "used", "free", "percent")
 #: Re-list partitions at least this often even when the mount table text looks unchanged
 #: (or cannot be read, off Linux).
 REDISCOVER_EVERY = 60
@@ -57,55 +68,6 @@ def _shorter(a: str, b: str) -> bool:
     return (len(a), a) < (len(b), b)
 
 
-class OSThreadCalls:
-    """Run blocking calls in real OS threads and wait for them with a deadline.
-
-    Under gevent's monkey-patching a ``threading.Thread`` is a greenlet: a statfs blocked in
-    the kernel would block the whole process. gevent's thread pool runs real threads.
-    """
-
-    def __init__(self, workers: int = 4) -> None:
-        self._gevent_pool = None
-        try:
-            from gevent import get_hub, monkey
-
-            if monkey.is_module_patched("threading"):
-                self._gevent_pool = get_hub().threadpool
-        except ImportError:  # pragma: no cover - gevent is a dependency
-            pass
-        self._executor = None
-        if self._gevent_pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._executor = ThreadPoolExecutor(workers, thread_name_prefix="hostpulse-statfs")
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> Any:
-        if self._gevent_pool is not None:
-            return self._gevent_pool.spawn(function, *args)
-        return self._executor.submit(function, *args)
-
-    @staticmethod
-    def done(handle: Any) -> bool:
-        return handle.ready() if hasattr(handle, "ready") else handle.done()
-
-    def wait(self, handles: Iterable[Any], deadline: float) -> None:
-        for handle in handles:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            if hasattr(handle, "ready"):  # gevent AsyncResult
-                handle.wait(remaining)
-            else:
-                from concurrent.futures import wait
-
-                wait([handle], timeout=remaining)
-
-    @staticmethod
-    def result(handle: Any) -> Any:
-        """The call's value; raises what the call raised."""
-        return handle.get(block=False) if hasattr(handle, "ready") else handle.result(0)
-
-
 class FilesystemCollector:
     name = "filesystems"
 
@@ -115,7 +77,7 @@ class FilesystemCollector:
         usage: Callable[[str], Any] = psutil.disk_usage,
         mounts_path: str = "/proc/self/mounts",
         timeout: float = STATFS_TIMEOUT,
-        calls: OSThreadCalls | None = None,
+        calls: OSThreads | None = None,
     ) -> None:
         self._partitions = partitions
         self._usage = usage
@@ -124,6 +86,7 @@ class FilesystemCollector:
         self._calls = calls
         #: mount point -> the statfs call that has not returned yet.
         self.hung: dict[str, Any] = {}
+        self._crowded = False  # logged that mounts went unasked for want of a thread
         self._mounts_text: str | None = None
         self._reads_since_discovery = 0
         self._filesystems: list[Any] = []
@@ -144,26 +107,25 @@ class FilesystemCollector:
         self._reads_since_discovery = 0
 
     def _usages(self) -> dict[str, Any]:
-        """mount point -> usage, or the OSError it raised; hung mounts are absent."""
+        """mount point -> usage, or the OSError it raised; unknown mounts are absent."""
         if self._calls is None:
-            self._calls = OSThreadCalls()
+            self._calls = OSThreads(STATFS_THREADS + MAX_HUNG, "hostpulse-statfs")
         calls = self._calls
         for mount, handle in list(self.hung.items()):
             if calls.done(handle):
                 del self.hung[mount]
                 log.warning("filesystem %s answers statfs again", mount)
-        pending = {
-            part.mountpoint: calls.submit(self._usage, part.mountpoint)
-            for part in self._filesystems
-            if part.mountpoint not in self.hung
-        }
+        asked = [p.mountpoint for p in self._filesystems if p.mountpoint not in self.hung]
+        free = calls.size - len(self.hung)  # every thread not held by a hung call
+        self._note_crowding(asked[free:])
+        pending = {mount: calls.submit(self._usage, mount) for mount in asked[:free]}
         calls.wait(pending.values(), time.monotonic() + self._timeout)
         results: dict[str, Any] = {}
         for mount, handle in pending.items():
             if not calls.done(handle):
                 self.hung[mount] = handle
                 log.warning(
-                    "filesystem %s: statfs did not answer in %.1fs; skipped until it does",
+                    "filesystem %s: statfs did not answer in %.1fs; unknown until it does",
                     mount,
                     self._timeout,
                 )
@@ -174,21 +136,28 @@ class FilesystemCollector:
                 results[mount] = exc
         return results
 
+    def _note_crowding(self, unasked: list[str]) -> None:
+        if unasked and not self._crowded:
+            log.warning(
+                "%d filesystems hang in statfs: %d others not asked (unknown) until one answers",
+                len(self.hung),
+                len(unasked),
+            )
+        self._crowded = bool(unasked)
+
     def read(self) -> Reading:
         self._discover_if_changed()
         usages = self._usages()
-        values: dict[str, float] = {}
+        values: dict[str, float | None] = {}
         table: dict[str, dict[str, str]] = {}
         for part in self._filesystems:
             use = usages.get(part.mountpoint)
-            if use is None:  # hung: left out for this tick
-                continue
             if isinstance(use, OSError):  # unmounted since discovery, or not ours to stat
                 self._mounts_text = None
                 continue
             mount = instance_name(part.mountpoint)
-            for field in ("total", "used", "free", "percent"):
-                values[key("fs", field, mount)] = getattr(use, field)
+            for field in FS_FIELDS:  # a mount that does not answer: unknown
+                values[key("fs", field, mount)] = None if use is None else getattr(use, field)
             table[mount] = {
                 "mount": part.mountpoint,
                 "device": part.device,

@@ -39,6 +39,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 
 from hostpulse.credentials import Credentials, Store, password_fingerprint
+from hostpulse.osthreads import OSThreads
 from hostpulse.web.clientaddr import ClientAddress
 
 SESSION_COOKIE = "hostpulse_session"
@@ -137,6 +138,10 @@ class Auth:
         self.client_address = client_address
         self.limiter = LoginLimiter()
         self._checks = threading.BoundedSemaphore(MAX_CONCURRENT_CHECKS)
+        # scrypt releases the GIL: in real OS threads it does not freeze the event loop (the
+        # sampler and every viewer) for the 0.2 s it takes; in threads of its own, a pool
+        # that something else has used up (hung statfs calls, DNS) cannot delay a login.
+        self._hashing = OSThreads(MAX_CONCURRENT_CHECKS, "hostpulse-password")
         self._reported_error: str | None = None
 
     # --- state -----------------------------------------------------------------------------
@@ -210,23 +215,7 @@ class Auth:
     def check_password(self, password: str) -> bool:
         credentials = self.credentials()
         with self._checks:
-            return _off_the_loop(credentials.check_password, password)
-
-
-def _off_the_loop(function: Callable[..., bool], *args: Any) -> bool:
-    """Run a CPU-heavy check in a real OS thread when gevent runs the server.
-
-    scrypt releases the GIL; in gevent's thread pool it does not freeze the event loop (the
-    sampler and every viewer) for the 0.2 s it takes.
-    """
-    try:
-        from gevent import get_hub, monkey
-
-        if monkey.is_module_patched("threading"):
-            return get_hub().threadpool.apply(function, args)
-    except ImportError:  # pragma: no cover - gevent is a dependency
-        pass
-    return function(*args)
+            return self._hashing.apply(credentials.check_password, password)
 
 
 def runtime_auth() -> Auth:
