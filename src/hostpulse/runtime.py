@@ -47,7 +47,17 @@ class Runtime:
     def health(self) -> tuple[dict[str, Any], bool]:
         """(what /healthz answers, healthy): the local sampler's last tick within
         ``STALE_AFTER`` intervals (the host is online), or, with no sampler of its own,
-        Redis readable."""
+        Redis readable. A history file that cannot be written (a full disk) makes the
+        answer ``degraded``, still healthy: the live dashboard goes on, the rows wait."""
+        body, healthy = self._serving()
+        unwritten = {h.id: h.history.write_error for h in self.hosts if h.history.write_error}
+        if unwritten:
+            body["history"] = {"status": "cannot write", "hosts": unwritten}
+            if healthy:
+                body["status"] = "degraded"
+        return body, healthy
+
+    def _serving(self) -> tuple[dict[str, Any], bool]:
         if self.local is None:
             connected = self.reader is not None and self.reader.connected
             status = "ok" if connected else "redis unreachable"

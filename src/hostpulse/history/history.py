@@ -26,6 +26,8 @@ from hostpulse.sample import Sample
 
 #: _slot_for's answer for a sample whose second already holds one (a sub-second sampler).
 FILLED = object()
+#: Rows of each tier kept in memory while the file cannot be written (an hour of 1 s rows).
+MAX_HELD_ROWS = 3600
 _FLOAT = struct.Struct("=f")  # one native float32, as array('f') packs it
 Point = tuple[float, float, float, float]
 
@@ -61,6 +63,10 @@ class History:
         self._due: list[tuple[Tier, int]] = []
         #: Samples refused because their time was not after the newest one (clock stepped back).
         self.dropped = 0
+        #: Why the file cannot be written now (a full disk…), or None: /healthz says so.
+        self.write_error: str | None = None
+        #: Rows given up while the file could not be written, past MAX_HELD_ROWS.
+        self.lost_rows = 0
         self._reload()
         # Closing buckets and writing SQLite cost milliseconds: a writer thread does it so
         # add() stays cheap. Without it (tests, tools) add() does it inline when a batch is due.
@@ -169,14 +175,22 @@ class History:
         self._write()
 
     def _write(self) -> None:
-        """Write pending rows in one transaction; called with the lock held."""
+        """Write pending rows in one transaction; called with the lock held. When SQLite
+        refuses (a full disk), the rows stay pending, and queries still see them, until a
+        later write succeeds; past MAX_HELD_ROWS the oldest are given up."""
         batch = {
             table: [(ts, layout, *(a.tobytes() for a in arrays)) for ts, layout, *arrays in rows]
             for table, rows in self._pending.items()
             if rows
         }
-        self._store.write(self._layouts.unsaved, batch)
-        # Dropped on failure too (the store logged it): an unbounded backlog would be worse.
+        error = self._store.write(self._layouts.unsaved, batch)
+        if error is not None:
+            self._hold(error)
+            return
+        if self.write_error is not None:
+            log.warning("history file %s: written again (%s rows caught up)", self.path,
+                        sum(len(rows) for rows in batch.values()))  # fmt: skip
+            self.write_error = None
         self._layouts.unsaved = []
         for rows in self._pending.values():
             rows.clear()
@@ -184,6 +198,23 @@ class History:
         if now - self._retained_at >= self._retention_seconds:
             self._store.retain(now)
             self._retained_at = now
+
+    def _hold(self, error: str) -> None:
+        if self.write_error is None:  # one line when it starts, one when it ends
+            log.error(
+                "history file %s: cannot write (%s); keeping up to %d rows in memory and "
+                "trying again every %ds",
+                self.path,
+                error,
+                MAX_HELD_ROWS,
+                self._batch_seconds,
+            )
+        self.write_error = error
+        for rows in self._pending.values():
+            excess = len(rows) - MAX_HELD_ROWS
+            if excess > 0:
+                del rows[:excess]
+                self.lost_rows += excess
 
     def flush(self) -> None:
         """Write everything pending, including the still-open 10 s and 1 min buckets."""

@@ -117,8 +117,9 @@ class Store:
         self,
         layouts: Iterable[tuple[int, Sequence[str]]],
         rows: dict[str, list[Row]],
-    ) -> bool:
-        """One transaction for a batch; False (logged) when SQLite refused it."""
+    ) -> str | None:
+        """One transaction for a batch; None when written, else SQLite's reason (the caller
+        keeps the batch and says so)."""
         try:
             with self._write_lock:
                 conn = self._wconn
@@ -133,12 +134,14 @@ class Store:
                         conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", batch)
                     conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    # A failed COMMIT (a full disk) has already rolled back: a second
+                    # ROLLBACK would raise "no transaction is active" over the real reason.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
                     raise
         except sqlite3.Error as exc:
-            log.error("history file %s: write failed (%s); batch dropped", self.path, exc)
-            return False
-        return True
+            return str(exc)
+        return None
 
     def retain(self, now: float) -> None:
         """Delete what each tier no longer covers (a step of slack keeps the boundary row)."""
