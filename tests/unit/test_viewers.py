@@ -54,9 +54,16 @@ class Recorder:
         self.broadcasts.append((targets[0], kind, data))
 
 
-def live_with(*host_ids: str) -> tuple[Live, Hosts, Recorder]:
+def live_with(*host_ids: str, discovers: bool = True) -> tuple[Live, Hosts, Recorder]:
     hosts, recorder = Hosts(), Recorder()
-    live = Live(SimpleNamespace(), hosts, recorder, full_every=60, default_host=None)
+    live = Live(
+        SimpleNamespace(),
+        hosts,
+        recorder,
+        full_every=60,
+        default_host=None,
+        discovers_hosts=discovers,
+    )
     for host_id in host_ids:
         hosts.add(Host(host_id, RemoteFeed(), HISTORY))
     return live, hosts, recorder
@@ -95,3 +102,13 @@ def test_a_viewer_of_a_host_not_known_yet_gets_its_hello_when_it_appears():
     live.watch_host("b", "never")
     live.leave("b")
     assert live.viewers._of_host == {} and live.viewers.host_of == {}
+
+
+def test_without_redis_an_unknown_host_is_an_error_and_nothing_is_kept():
+    live, hosts, recorder = live_with("h1", discovers=False)
+    live.connect("a")
+    for n in range(1000):
+        live.watch_host("a", f"nope-{n}")
+    assert recorder.sent[-1][:2] == ("a", "error")
+    assert "nope-999" in recorder.sent[-1][2]["message"]
+    assert live.viewers._of_host == {} and live.viewers.host_of == {"a": None}

@@ -84,7 +84,7 @@ def produced(monkeypatch) -> list[tuple[str, bytes]]:
     sender.send = lambda sid, event, data, frame=None: frames.append(
         (event, frame if frame is not None else sender.frame(event, data))
     )
-    live = Live(socketio, hosts, sender, full_every=60, default_host=None)
+    live = Live(socketio, hosts, sender, full_every=60, default_host=None, discovers_hosts=True)
     feed = RemoteFeed(interval=1.0)
     hosts.add(Host("web-1", feed, History()))
     feed.set_facts(FACTS)

@@ -60,6 +60,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Flask:
         Sender(socketio, outboxes),
         full_every=settings.full_every,
         default_host=runtime.default_host,
+        discovers_hosts=runtime.discovers_hosts,
     )
     socketio.on_namespace(LiveNamespace(live, client_address, access.allow_connect))
     app.extensions[RUNTIME] = runtime

@@ -29,6 +29,7 @@ class Live:
         *,
         full_every: int,
         default_host: str | None,
+        discovers_hosts: bool = False,
     ) -> None:
         self.socketio = socketio
         self.hosts = hosts
@@ -38,6 +39,8 @@ class Live:
         self.full_every = full_every
         #: The host a viewer that names none watches.
         self.default_host = default_host
+        #: Hosts may appear later (Redis): a viewer may wait for one this worker lacks.
+        self.discovers_hosts = discovers_hosts
         self.viewers = Viewers()
         self.fanout_seconds = fanout_histogram()
         self.broadcasters: dict[str, Broadcaster] = {}
@@ -67,7 +70,11 @@ class Live:
         self.viewers.connect(sid)
 
     def watch_host(self, sid: str, host_id: str | None) -> None:
-        """``sid`` watches ``host_id`` from now on (leaving the one before); its ``hello``."""
+        """``sid`` watches ``host_id`` from now on (leaving the one before); its ``hello``.
+        A host that cannot appear (no Redis) is an ``error``, and nothing is kept of it."""
+        if host_id not in self.broadcasters and host_id is not None and not self.discovers_hosts:
+            self.error(sid, "watch", f"no host {host_id[:128]!r} here")
+            return
         previous, closed = self.viewers.watch_host(sid, host_id)
         self._release(sid, previous, closed)
         broadcaster = self.broadcasters.get(host_id)
