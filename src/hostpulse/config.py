@@ -70,6 +70,9 @@ class Settings:
     sample_local: bool = False
     #: A viewer whose socket has not drained for this many seconds is disconnected.
     stall_timeout: float = 30.0
+    #: Where AMD and Intel GPUs are read (``<gpu_sysfs>/class/drm``): /sys, or the host's
+    #: /sys mounted elsewhere in a container; tests point it at a tree of their own.
+    gpu_sysfs: Path = Path("/sys")
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -237,6 +240,7 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
         _float_in(1, 3600),
         "seconds a viewer may leave its socket undrained before it is disconnected (default 30)",
     ),
+    "gpu_sysfs": (_path, "sysfs root where AMD and Intel GPUs are read (default /sys)"),
 }
 
 
