@@ -53,6 +53,7 @@ class GpuCollector:
         self._rediscover_every = rediscover_every
         self._gpus: list[Gpu] = []
         self._table: dict[str, dict[str, Any]] = {}
+        self._keys: dict[tuple[int, str], str] = {}  # (index, field) -> key, built once
         self._reads = 0
 
     def _discover(self) -> None:
@@ -75,12 +76,17 @@ class GpuCollector:
         counters: dict[str, float] = {}
         for index, gpu in enumerate(self._gpus):
             got = gpu.read()
-            instance = str(index)
             for name, value in got.gauges.items():
-                values[key("gpu", name, instance)] = value
+                values[self._key(index, name)] = value
             for name, value in got.counters.items():
-                counters[key("gpu", name, instance)] = value
+                counters[self._key(index, name)] = value
         return Reading(values=values, counters=counters, tables={"gpus": self._table})
+
+    def _key(self, index: int, name: str) -> str:
+        found = self._keys.get((index, name))
+        if found is None:
+            found = self._keys[(index, name)] = key("gpu", name, str(index))
+        return found
 
     def process_memory(self) -> dict[int, int] | None:
         """GPU memory in bytes per pid from the sources that know it; None where none does

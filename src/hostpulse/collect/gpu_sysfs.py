@@ -40,8 +40,8 @@ _VENDOR_NAMES = {"amd": "AMD", "intel": "Intel"}
 _CARD = re.compile(r"^card(\d+)$")
 
 
-def read_number(path: str) -> int | None:
-    """The integer in a small sysfs file; None when it is gone, unreadable or not a number.
+def read_raw(path: str) -> bytes | None:
+    """A small sysfs file's bytes; None when it is gone or cannot be read now.
 
     os.open/os.read: a third of the cost of open().readline() in this per-tick path."""
     try:
@@ -49,14 +49,19 @@ def read_number(path: str) -> int | None:
     except OSError:
         return None
     try:
-        raw = os.read(fd, 64)
+        return os.read(fd, 64)
     except OSError:  # EIO, ENODATA, EISDIR: a sensor that cannot answer now
         return None
     finally:
         os.close(fd)
+
+
+def read_number(path: str) -> int | None:
+    """The integer in a small sysfs file; None when it is gone, unreadable or not a number."""
+    raw = read_raw(path)
     try:
-        return int(raw.split()[0])
-    except (IndexError, ValueError):
+        return int(raw) if raw is not None else None  # int() skips the newline itself
+    except ValueError:
         return None
 
 
@@ -136,7 +141,6 @@ class DrmGpus:
         files = _existing(
             File("util", os.path.join(device, "gpu_busy_percent"), 1.0),
             File("mem_used", os.path.join(device, "mem_info_vram_used"), 1.0, asleep_ok=True),
-            File("mem_total", os.path.join(device, "mem_info_vram_total"), 1.0, asleep_ok=True),
         )
         hwmon = _hwmon(device)
         if hwmon is not None:
@@ -153,9 +157,11 @@ class DrmGpus:
                 File("clock_mem", _labelled(hwmon, "freq", "mclk", 2), 1e-6),
             )
         facts = self._facts("amd", device, uevent)
-        facts["mem_total"] = read_number(os.path.join(device, "mem_info_vram_total"))
+        # The VRAM size does not change while the card is there: read at discovery only.
+        total = facts["mem_total"] = read_number(os.path.join(device, "mem_info_vram_total"))
+        fixed = {} if total is None else {"mem_total": float(total)}
         runtime = os.path.join(device, "power", "runtime_status")
-        return Gpu(facts=facts, read=_reader(files, runtime))
+        return Gpu(facts=facts, read=_reader(files, runtime, fixed))
 
     # --- Intel -------------------------------------------------------------------------
 
@@ -183,7 +189,7 @@ class DrmGpus:
                 used_rapl = True
         facts = self._facts("intel", device, uevent)
         facts["mem_total"] = None  # integrated: the host's memory; xe dGPUs: not in sysfs
-        return Gpu(facts=facts, read=_reader(files, None)), used_rapl
+        return Gpu(facts=facts, read=_reader(files, None, {})), used_rapl
 
     def _rapl_uncore(self) -> str | None:
         """The RAPL ``uncore`` (integrated graphics) energy counter, if this user may read it."""
@@ -220,14 +226,16 @@ class DrmGpus:
         }
 
 
-def _reader(files: list[File], runtime_status: str | None) -> Callable[[], GpuRead]:
-    """The per-tick read of one GPU's files."""
+def _reader(
+    files: list[File], runtime_status: str | None, fixed: dict[str, float]
+) -> Callable[[], GpuRead]:
+    """The per-tick read of one GPU's files (``fixed``: values known since discovery)."""
     always = [f for f in files if f.asleep_ok]
-    has_status = runtime_status is not None and os.path.exists(runtime_status)
+    status = runtime_status if runtime_status and os.path.exists(runtime_status) else None
 
     def read() -> GpuRead:
         got = GpuRead()
-        asleep = has_status and (read_text(runtime_status) or "").strip() == "suspended"
+        asleep = status is not None and (read_raw(status) or b"").startswith(b"suspended")
         if asleep:
             got.gauges["util"] = 0.0
         for f in always if asleep else files:
@@ -235,6 +243,8 @@ def _reader(files: list[File], runtime_status: str | None) -> Callable[[], GpuRe
             if raw is None:  # vanished, unreadable or not answering: absent this tick
                 continue
             (got.counters if f.counter else got.gauges)[f.field] = raw * f.scale
+        if got.gauges or got.counters:  # nothing read at all: the card is gone
+            got.gauges.update(fixed)
         return got
 
     return read
