@@ -411,3 +411,21 @@ def test_no_battery_is_asked_again_only_now_and_then() -> None:
     for _ in range(250):
         assert collector.read().values == {}
     assert len(asked) == 3  # reads 0, 100 and 200
+
+
+# --- the overview card ------------------------------------------------------------------
+
+
+def test_overview_summary_has_the_mean_gpu_utilization_only_with_gpus() -> None:
+    from types import SimpleNamespace
+
+    from hostpulse.sample import Sample
+    from hostpulse.web.live.overview import summary
+
+    def host(values):
+        return SimpleNamespace(latest=Sample(1, 0.0, values), interval=1.0, facts={})
+
+    with_gpus = summary(host({"cpu.total": 5.0, "gpu.0.util": 30.0, "gpu.1.util": 91.0}), "ok")
+    assert with_gpus["gpu"] == 60.5
+    assert summary(host({"cpu.total": 5.0, "gpu.0.util": None}), "ok")["gpu"] is None
+    assert summary(host({"cpu.total": 5.0}), "ok")["gpu"] is None
