@@ -48,7 +48,7 @@ def summary(host: Host, status: str) -> dict[str, Any]:
             continue
         if busiest is None or value > busiest[1]:
             busiest = (key[3:-8], value)
-    return {
+    card = {
         "status": status,
         "last_seen": None if latest is None else latest.ts,
         "interval": host.interval,
@@ -59,9 +59,10 @@ def summary(host: Host, status: str) -> dict[str, Any]:
         "fs": None if busiest is None else [busiest[0], _r(busiest[1])],
         "rx": _r(values.get("net.total.rx_bps"), 0),
         "tx": _r(values.get("net.total.tx_bps"), 0),
-        # the mean utilization over the host's GPUs; None (no row on the card) without one
-        "gpu": _r(gpu_sum / gpus) if gpus else None,
     }
+    if gpus:  # the mean utilization over the host's GPUs; no field (no row) without one
+        card["gpu"] = _r(gpu_sum / gpus)
+    return card
 
 
 class Overview:
