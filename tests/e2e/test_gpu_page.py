@@ -1,7 +1,8 @@
 """The GPU panel in a real Chromium against a real `hostpulse serve` whose sysfs readers are
-pointed (setting ``gpu_sysfs``) at a fake tree with an Intel and an AMD GPU: the OS cannot
-grow a GPU, everything from the files on is the real path (sampler, history, hub, Socket.IO,
-the page). The test changes the files and watches the page follow."""
+pointed (setting ``gpu_sysfs``) at a fake tree with an Intel and an AMD GPU, or whose
+``import pynvml`` finds a stand-in module answering from the NVML stub: the OS cannot grow a
+GPU, everything from the files (or the NVML calls) on is the real path (sampler, history, hub,
+Socket.IO, the page). The test changes the files and watches the page follow."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 import pytest
 
 from gpu_fakes import amd_card, intel_igpu, write
-from support import Page, Server, browser_missing, get_json, http_get, require, wait_until
+from support import ROOT, Page, Server, browser_missing, get_json, http_get, require, wait_until
 
 pytestmark = pytest.mark.e2e
 require(browser_missing())
@@ -113,6 +114,61 @@ def test_no_gpu_no_panel(browser, tmp_path):
         page.wait_ticks(2)
         assert not page.page.locator("[data-testid=panel-gpu]").is_visible()
         assert page.page.locator("[data-testid=gpu-card]").count() == 0
+        assert page.problems == []
+    finally:
+        page.close()
+        srv.stop()
+
+
+FAKE_PYNVML = """# pynvml for a test server: the stub of tests/gpu_fakes.py with one H200 on which
+# every process holds 1 GiB, and this server process 5 GiB
+import os, sys
+from types import SimpleNamespace
+sys.path.insert(0, {tests!r})
+from gpu_fakes import StubGpu, StubNvml
+
+class _Stub(StubNvml):
+    def nvmlDeviceGetComputeRunningProcesses(self, handle):
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+        me = os.getpid()
+        return [SimpleNamespace(pid=p, usedGpuMemory=(5 if p == me else 1) * 2**30) for p in pids]
+
+_stub = _Stub([StubGpu()])
+def __getattr__(name):
+    return getattr(_stub, name)
+"""
+
+
+def test_nvidia_card_and_gpu_memory_in_the_processes_table(browser, tmp_path):
+    fake = tmp_path / "fake-nvml"
+    fake.mkdir()
+    (fake / "pynvml.py").write_text(FAKE_PYNVML.format(tests=str(ROOT / "tests")))
+    env = {"PYTHONPATH": str(fake), "HOSTPULSE_GPU_SYSFS": str(tmp_path / "no-sysfs")}
+    srv = Server(tmp_path, extra_env=env).start()
+    page = Page(browser, srv.url)
+    try:
+        page.open()
+        page.page.wait_for_selector("[data-testid=gpu-card]", timeout=15000)
+        assert page.text("[data-testid=gpu-0-model]") == "NVIDIA H200"
+        assert page.text("[data-testid=gpu-0-util]") == "37.0"
+        assert page.text("[data-testid=gpu-0-mem]") == "20.0 GiB / 141 GiB"
+        assert page.text("[data-testid=gpu-0-power]") == "119 W / 700 W"
+        assert not page.page.locator("[data-testid=gpu-0-fan]").is_visible()  # NotSupported
+        page.page.click("#processes-panel summary")
+        page.page.click("[data-testid=sort-memory]")
+        page.page.wait_for_selector("[data-testid=process-row] td.col-gpu:visible", timeout=15000)
+        assert page.page.locator("#processes-gpu-head").is_visible()
+        rows = page.page.locator("tr[data-testid=process-row]:visible").evaluate_all(
+            "rows => rows.map(r => [r.querySelector('.col-pid').textContent,"
+            " r.querySelector('.col-gpu').textContent])"
+        )
+        assert len(rows) > 1, rows
+        # each row has its own process's GPU memory (a process started after the stub's last
+        # list may show none yet)
+        for pid, gpu in rows:
+            assert gpu in ("5.0 GiB" if pid == str(srv.process.pid) else "1.0 GiB", "–"), rows
+        assert sum(gpu != "–" for _, gpu in rows) >= len(rows) - 2, rows
+        page.screenshot("page-gpu-nvidia.png")
         assert page.problems == []
     finally:
         page.close()
