@@ -2,6 +2,11 @@
 worker's CPU share at a 1 s interval. Prints a table; asserts nothing.
 
     make bench-collect            # or: python benchmarks/collect.py --ticks 300 --cpu-seconds 60
+    python benchmarks/collect.py --gpu-only   # the GPU readers per GPU, and the whole sample
+
+The GPU rows are CPU time (the machine may be shared): the NVML reader against the stub of
+tests/gpu_fakes.py (the reader's own cost: a real NVML call adds the driver's, measured where
+a GPU is present), and the sysfs readers against a fake AMD and Intel tree on disk.
 """
 
 from __future__ import annotations
@@ -14,8 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import gpu_fakes
 from hostpulse.collect import host as host_facts
 from hostpulse.collect import registry
+from hostpulse.collect.battery import BatteryCollector
+from hostpulse.collect.gpu import GpuCollector
+from hostpulse.collect.gpu_nvml import NvmlGpus
+from hostpulse.collect.gpu_sysfs import DrmGpus
 from hostpulse.history import History
 from hostpulse.sampler import Sampler
 
@@ -48,6 +60,64 @@ def per_collector(n: int, pause: float) -> list[str]:
         rows.append(row(f"collector {collector.name}", time_calls(collector.read, n, pause)))
     rows.append(row("host facts (every 30 s)", time_calls(host_facts.FactsReader().read, 20, 0)))
     return rows
+
+
+def cpu_per_call(call, n: int, batch: int = 100) -> list[float]:
+    """CPU µs (this thread's) per call: n calls in batches, one figure per batch."""
+    out = []
+    for _ in range(max(1, n // batch)):
+        t0 = time.thread_time()
+        for _ in range(batch):
+            call()
+        out.append((time.thread_time() - t0) * 1e6 / batch)
+    return out
+
+
+def gpu_rows(n: int) -> list[str]:
+    """The GPU readers' CPU time per tick for one GPU (two GPUs, halved, for NVML)."""
+    rows = []
+    stub = GpuCollector([NvmlGpus(nvml=gpu_fakes.StubNvml([gpu_fakes.StubGpu()] * 2))])
+    stub.read()
+    per_two = cpu_per_call(stub.read, n * 10)
+    rows.append(row("gpu NVML reader, stub, per GPU", [us / 2 for us in per_two]))
+    real = GpuCollector([NvmlGpus()])
+    real.read()
+    count = len(real.read().tables.get("gpus", {}))
+    if count:
+        per = cpu_per_call(real.read, n, batch=10)
+        rows.append(row(f"gpu NVML real, per GPU ({count})", [us / count for us in per]))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        gpu_fakes.amd_card(root / "amd", 0)
+        gpu_fakes.intel_igpu(root / "intel", 0)
+        for name in ("amd", "intel"):
+            collector = GpuCollector([DrmGpus(str(root / name))])
+            collector.read()
+            rows.append(
+                row(f"gpu sysfs {name}, fake tree, 1 GPU", cpu_per_call(collector.read, n * 10))
+            )
+    here = registry.gpu_collector()  # NVML (if installed) and sysfs, as serve runs them
+    found = len(here.read().tables["gpus"])
+    rows.append(row(f"gpu collector, this host ({found} GPUs)", cpu_per_call(here.read, n * 10)))
+    battery = BatteryCollector()
+    battery.read()
+    rows.append(row("battery collector, this host", cpu_per_call(battery.read, n * 10)))
+    return rows
+
+
+def whole_sample_cpu(n: int, pause: float, skip: tuple[str, ...] = ()) -> list[float]:
+    """CPU µs of the process per tick, no processes (statfs runs in threads: process time);
+    ``skip``: collectors left out, to see what they add."""
+    collectors = [c for c in registry.default_collectors() if c.name not in skip]
+    sampler = Sampler(collectors, read_facts=host_facts.FactsReader().read)
+    sampler.tick()
+    out = []
+    for _ in range(n):
+        t0 = time.process_time()
+        sampler.tick()
+        out.append((time.process_time() - t0) * 1e6)
+        time.sleep(pause)
+    return out
 
 
 def whole_sample(n: int, pause: float, processes: bool) -> list[float]:
@@ -84,6 +154,7 @@ def main() -> int:
     parser.add_argument("--ticks", type=int, default=300, help="reads per measurement (>= 200)")
     parser.add_argument("--pause", type=float, default=0.01, help="seconds between reads")
     parser.add_argument("--cpu-seconds", type=float, default=60, help="worker CPU window")
+    parser.add_argument("--gpu-only", action="store_true", help="GPU readers and whole sample")
     args = parser.parse_args()
 
     print(
@@ -92,6 +163,13 @@ def main() -> int:
     )
     print("| what                               | median µs  | p95 µs     |")
     print("|------------------------------------|-----------:|-----------:|")
+    for line in gpu_rows(args.ticks):
+        print(line)
+    print(row("whole sample, no processes, CPU", whole_sample_cpu(args.ticks, args.pause)))
+    without = whole_sample_cpu(args.ticks, args.pause, skip=("gpus", "battery"))
+    print(row("  the same without gpus, battery", without))
+    if args.gpu_only:
+        return 0
     for line in per_collector(args.ticks, args.pause):
         print(line)
     print(row("whole sample, no processes", whole_sample(args.ticks, args.pause, False)))

@@ -354,6 +354,7 @@ def _snapshot(args: argparse.Namespace) -> int:
         processes=args.processes,
         out=sys.stdout,
         process_cmdline=settings.process_cmdline,
+        gpu_sysfs=str(settings.gpu_sysfs),
     )
     return 0
 

@@ -77,6 +77,9 @@ class Settings:
     max_connections_per_client: int = 64
     #: Seconds a client has to send a request's line and headers (also: keep-alive idle).
     header_timeout: float = 10.0
+    #: Where AMD and Intel GPUs are read (``<gpu_sysfs>/class/drm``): /sys, or the host's
+    #: /sys mounted elsewhere in a container; tests point it at a tree of their own.
+    gpu_sysfs: Path = Path("/sys")
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -256,6 +259,7 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
         _float_in(1, 300),
         "seconds a client has to send a request's headers, or idle on keep-alive (default 10)",
     ),
+    "gpu_sysfs": (_path, "sysfs root where AMD and Intel GPUs are read (default /sys)"),
 }
 
 

@@ -17,7 +17,7 @@ from hostpulse.metrics import Value
 from hostpulse.sample import Sample
 
 #: Decimal places on the wire, by unit. Finer digits are noise that would defeat the deltas.
-_PLACES = {"%": 1, "": 2, "°C": 1, "rpm": 0, "B": 0, "B/s": 0, "/s": 1}
+_PLACES = {"%": 1, "": 2, "°C": 1, "rpm": 0, "B": 0, "B/s": 0, "/s": 1, "W": 1, "MHz": 0, "s": 0}
 #: Bytes and byte rates keep this many significant digits (whole numbers): the page shows at
 #: most three ("426 MiB", "1.2 GB/s"), and a few KiB of memory or disk churn would otherwise
 #: put every byte counter in every delta.

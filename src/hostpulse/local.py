@@ -13,13 +13,16 @@ from hostpulse.host import Host
 from hostpulse.sampler import Sampler
 
 
-def build_sampler(interval: float, process_cmdline: str = "truncated") -> Sampler:
+def build_sampler(
+    interval: float, process_cmdline: str = "truncated", gpu_sysfs: str = "/sys"
+) -> Sampler:
     """Every collector of this machine, and the process table on demand."""
+    gpus = registry.gpu_collector(gpu_sysfs)  # one NVML handle for the GPUs and the table
     return Sampler(
-        registry.default_collectors(),
+        registry.default_collectors(gpus),
         interval=interval,
         read_facts=host_facts.FactsReader().read,
-        on_demand=[registry.process_collector(process_cmdline)],
+        on_demand=[registry.process_collector(process_cmdline, gpus=gpus)],
     )
 
 
@@ -31,6 +34,6 @@ def host_id(settings: Settings) -> str:
 def build_local_host(settings: Settings) -> Host:
     """Sampled in this process, every sample kept in its history."""
     history = History(settings.history_path)
-    sampler = build_sampler(settings.interval, settings.process_cmdline)
+    sampler = build_sampler(settings.interval, settings.process_cmdline, str(settings.gpu_sysfs))
     sampler.subscribe(history.add)
     return Host(host_id(settings), sampler, history)

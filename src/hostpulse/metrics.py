@@ -11,6 +11,8 @@ The family is the text before the first dot and the field the text after the las
 instance may itself hold dots (a mount point ``/mnt/a.b`` or a VLAN interface ``eth0.100``).
 ``cpu.core.3`` reads as family ``cpu``, instance ``core``, field ``3``: the core number.
 ``disk.total.*`` and ``net.total.*`` are the sums over every disk and interface.
+``gpu.0.util`` is GPU 0's utilization (the instance is the GPU's index, NVIDIA's first in
+NVML's order, then AMD and Intel cards); ``battery.percent`` has no instance.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ INSTANCE_LABELS: dict[str, str] = {
     "net": "interface",
     "temp": "sensor",
     "fan": "sensor",
+    "gpu": "gpu",
 }
 
 TOTAL = "total"
@@ -85,11 +88,29 @@ def is_valid(text: str) -> bool:
 
 _BYTES_FIELDS = {"total", "used", "free", "available", "cached", "buffers", "rss"}
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+#: GPU fields by unit (``gpu.<index>.<field>``); a GPU's fan is a duty cycle, not rpm.
+_GPU_UNITS = {
+    "util": "%",
+    "fan": "%",
+    "mem_used": "B",
+    "mem_total": "B",
+    "temp": "°C",
+    "power": "W",
+    "power_limit": "W",
+    "clock_core": "MHz",
+    "clock_mem": "MHz",
+}
+#: Battery fields by unit: ``plugged`` is 1 on mains power, 0 on battery.
+_BATTERY_UNITS = {"percent": "%", "time_left": "s", "plugged": ""}
 
 
 def unit_of(text: str) -> str:
-    """The unit of a key's value: '%', 'B', 'B/s', '/s', '°C', 'rpm', 's' or ''."""
+    """The unit of a key's value: '%', 'B', 'B/s', '/s', '°C', 'rpm', 'W', 'MHz', 's' or ''."""
     k = parse(text)
+    if k.family == "gpu":
+        return _GPU_UNITS.get(k.field, "")
+    if k.family == "battery":
+        return _BATTERY_UNITS.get(k.field, "")
     if k.family == "cpu" or k.field in ("percent", "busy"):
         return "%"
     if k.family == "load":
@@ -131,8 +152,10 @@ def human(text: str, value: Value) -> str:
         return human_bytes(value, "/s")
     if unit == "%":
         return f"{value:.1f} %"
-    if unit in ("/s", "°C", "rpm"):
+    if unit in ("/s", "°C", "rpm", "W"):
         return f"{value:.1f} {unit}"
+    if unit in ("MHz", "s"):
+        return f"{value:.0f} {unit}"
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 

@@ -29,7 +29,7 @@ MIN_INTERVAL = 0.25
 MAX_INTERVAL = 60.0
 
 #: Tables that rarely change travel with the host's facts, not with every sample.
-FACT_TABLES = ("filesystems",)
+FACT_TABLES = ("filesystems", "gpus")
 
 SampleListener = Callable[[Sample], None]
 FactsListener = Callable[[dict[str, Any]], None]

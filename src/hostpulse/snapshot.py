@@ -12,10 +12,13 @@ from hostpulse.sample import Sample
 
 
 def take(
-    interval: float, processes: bool = False, process_cmdline: str = "truncated"
+    interval: float,
+    processes: bool = False,
+    process_cmdline: str = "truncated",
+    gpu_sysfs: str = "/sys",
 ) -> tuple[dict[str, Any], Sample]:
     """Prime the counters, wait one interval, read again: the second sample has rates."""
-    sampler = build_sampler(interval, process_cmdline)
+    sampler = build_sampler(interval, process_cmdline, gpu_sysfs)
     if processes:
         sampler.want("processes", "snapshot")
     sampler.tick()
@@ -31,8 +34,9 @@ def run(
     processes: bool,
     out: TextIO,
     process_cmdline: str = "truncated",
+    gpu_sysfs: str = "/sys",
 ) -> None:
-    facts, sample = take(interval, processes, process_cmdline)
+    facts, sample = take(interval, processes, process_cmdline, gpu_sysfs)
     if as_json:
         document = {
             "facts": facts,

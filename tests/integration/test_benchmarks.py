@@ -26,5 +26,13 @@ def run(*args: str) -> str:
 
 def test_collect_benchmark_prints_every_row():
     out = run("benchmarks/collect.py", "--ticks", "20", "--pause", "0", "--cpu-seconds", "2")
-    for what in ("collector processes", "host facts", "whole sample, with processes", "worker"):
+    for what in (
+        "collector processes",
+        "host facts",
+        "whole sample, with processes",
+        "worker",
+        "gpu NVML reader, stub",
+        "gpu sysfs amd",
+        "battery collector",
+    ):
         assert what in out, out

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support import DEPLOY, MODULES, NGINX, Nginx, require, tools_missing
+from support import DEPLOY, MODULES, NGINX, Nginx, render_epp, require, tools_missing
 
 pytestmark = pytest.mark.integration
 
@@ -130,6 +130,33 @@ def test_unit_settings():
         "ReadWritePaths=/var/lib/hostpulse /var/log/hostpulse",
     ):
         assert line in text.splitlines(), line
+
+
+def test_unit_with_gpu_devices_reaches_nvidia_devices_only(tmp_path):
+    """gpu_devices => true (off by default): no private /dev, a closed device policy that
+    allows the nvidia* device groups; still valid and as hardened as the bar above."""
+    require(tools_missing("puppet", "systemd-analyze"))
+    values = {
+        "user": "hostpulse",
+        "group": "hostpulse",
+        "hostpulse_bin": str(HOSTPULSE_BIN),
+        "config_file": "/etc/hostpulse/hostpulse.toml",
+        "data_dir": "/var/lib/hostpulse",
+        "log_dir": "/var/log/hostpulse",
+    }
+    unit = tmp_path / "hostpulse.service"
+    unit.write_text(render_epp("hostpulse.service.epp", {**values, "gpu_devices": True}, tmp_path))
+    lines = unit.read_text().splitlines()
+    for line in ("PrivateDevices=no", "DevicePolicy=closed", "DeviceAllow=char-nvidia* rw"):
+        assert line in lines, line
+    assert "PrivateDevices=yes" not in lines
+    assert _verify(unit) == []
+    result = run("systemd-analyze", "security", "--offline=true", "--no-pager", unit)
+    match = re.search(r"Overall exposure level for hostpulse.service: ([\d.]+)", result.stdout)
+    assert match and float(match.group(1)) <= 2.5, result.stdout
+    # off by default: what the module writes without the parameter has the private /dev
+    default = render_epp("hostpulse.service.epp", values, tmp_path).splitlines()
+    assert "PrivateDevices=yes" in default and not any(x.startswith("Device") for x in default)
 
 
 def test_vagrantfile_validates(tmp_path):

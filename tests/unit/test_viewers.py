@@ -105,7 +105,7 @@ def test_a_viewer_of_a_host_not_known_yet_gets_its_hello_when_it_appears():
 
 
 def test_without_redis_an_unknown_host_is_an_error_and_nothing_is_kept():
-    live, hosts, recorder = live_with("h1", discovers=False)
+    live, _, recorder = live_with("h1", discovers=False)
     live.connect("a")
     for n in range(1000):
         live.watch_host("a", f"nope-{n}")

@@ -7,6 +7,10 @@ per-process history that the flat sample does not carry. It is a percentage of o
 process busy on two cores reads 200), over this collector's own monotonic clock. Previous CPU
 times are keyed by (pid, start time), so a reused pid starts afresh instead of inheriting a
 delta.
+
+Where a GPU source knows each process's GPU memory (NVIDIA, through NVML), every row of the
+table gets ``gpu_mem`` (bytes, None for a process on no GPU); on other hosts rows have no such
+field. It is asked only while the table is collected, i.e. while someone watches it.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ class ProcessCollector:
         clock: Callable[[], float] = time.monotonic,
         mem_total: int | None = None,
         user_name: Callable[[int], str] | None = None,
+        gpu_memory: Callable[[], dict[int, int] | None] | None = None,
     ) -> None:
         if cmd_mode not in CMD_MODES:
             raise ValueError(f"cmd_mode must be one of {CMD_MODES}, not {cmd_mode!r}")
@@ -81,6 +86,7 @@ class ProcessCollector:
         self._clock = clock
         self._mem_total = mem_total or psutil.virtual_memory().total
         self._user_name = user_name or _passwd_name
+        self._gpu_memory = gpu_memory
         self._users: dict[int, str] = {}  # uid -> name; users rarely change
         self._previous: dict[tuple[int, float | None], float] = {}
         self._previous_at: float | None = None
@@ -93,8 +99,13 @@ class ProcessCollector:
         self._previous, self._previous_at = current, now
         by_cpu = heapq.nlargest(self.top, rows, key=_cpu_order)
         by_memory = heapq.nlargest(self.top, rows, key=lambda r: r["rss"] or 0)
-        for row in {id(r): r for r in by_cpu + by_memory}.values():
+        shown = {id(r): r for r in by_cpu + by_memory}.values()
+        for row in shown:
             self._add_expensive(row)
+        per_pid = self._gpu_memory() if self._gpu_memory is not None else None
+        if per_pid is not None:
+            for row in shown:
+                row["gpu_mem"] = per_pid.get(row["pid"])
         table = {"count": len(rows), "by_cpu": by_cpu, "by_memory": by_memory}
         return Reading(tables={"processes": table})
 

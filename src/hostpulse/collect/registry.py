@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from hostpulse.collect import Collector
+from hostpulse.collect.battery import BatteryCollector
 from hostpulse.collect.cpu import CpuCollector
 from hostpulse.collect.disks import DiskIOCollector, FilesystemCollector
+from hostpulse.collect.gpu import GpuCollector
+from hostpulse.collect.gpu_nvml import NvmlGpus
+from hostpulse.collect.gpu_sysfs import SYSFS, DrmGpus
 from hostpulse.collect.memory import MemoryCollector
 from hostpulse.collect.network import NetworkCollector
 from hostpulse.collect.processes import CMD_MAX, ProcessCollector
 from hostpulse.collect.sensors import SensorCollector
 
 
-def default_collectors() -> list[Collector]:
+def gpu_collector(sysfs: str = SYSFS) -> GpuCollector:
+    """NVIDIA through NVML (when nvidia-ml-py is installed), then AMD and Intel from sysfs."""
+    return GpuCollector([NvmlGpus(), DrmGpus(sysfs)])
+
+
+def default_collectors(gpus: GpuCollector | None = None) -> list[Collector]:
     """Every per-tick collector except the process table (which costs ~10x the rest)."""
     return [
         CpuCollector(),
@@ -20,8 +29,14 @@ def default_collectors() -> list[Collector]:
         DiskIOCollector(),
         NetworkCollector(),
         SensorCollector(),
+        gpus if gpus is not None else gpu_collector(),
+        BatteryCollector(),
     ]
 
 
-def process_collector(cmd_mode: str = "truncated", cmd_max: int = CMD_MAX) -> ProcessCollector:
-    return ProcessCollector(cmd_mode=cmd_mode, cmd_max=cmd_max)
+def process_collector(
+    cmd_mode: str = "truncated", cmd_max: int = CMD_MAX, gpus: GpuCollector | None = None
+) -> ProcessCollector:
+    """The process table; with ``gpus``, its rows carry their GPU memory where NVML tells."""
+    gpu_memory = gpus.process_memory if gpus is not None else None
+    return ProcessCollector(cmd_mode=cmd_mode, cmd_max=cmd_max, gpu_memory=gpu_memory)

@@ -38,12 +38,17 @@ def summary(host: Host, status: str) -> dict[str, Any]:
     latest = host.latest
     values = latest.values if latest is not None else {}
     busiest = None
+    gpu_sum, gpus = 0.0, 0
     for key, value in values.items():
-        if value is None or not (key.startswith("fs.") and key.endswith(".percent")):
+        if value is None:
+            continue
+        if key.startswith("gpu.") and key.endswith(".util"):
+            gpu_sum, gpus = gpu_sum + value, gpus + 1
+        if not (key.startswith("fs.") and key.endswith(".percent")):
             continue
         if busiest is None or value > busiest[1]:
             busiest = (key[3:-8], value)
-    return {
+    card = {
         "status": status,
         "last_seen": None if latest is None else latest.ts,
         "interval": host.interval,
@@ -55,6 +60,9 @@ def summary(host: Host, status: str) -> dict[str, Any]:
         "rx": _r(values.get("net.total.rx_bps"), 0),
         "tx": _r(values.get("net.total.tx_bps"), 0),
     }
+    if gpus:  # the mean utilization over the host's GPUs; no field (no row) without one
+        card["gpu"] = _r(gpu_sum / gpus)
+    return card
 
 
 class Overview:

@@ -60,6 +60,9 @@
 #   start-stop-daemon, for machines without systemd as PID 1 (containers, CI).
 # @param service_pidfile
 #   Pid file for the `base` provider.
+# @param gpu_devices
+#   Let the service reach the NVIDIA device files NVML needs (PrivateDevices=yes hides them;
+#   a closed device policy allowing only those instead). AMD and Intel GPUs need nothing.
 class hostpulse (
   String                    $source,
   String                    $bind = '127.0.0.1',
@@ -89,6 +92,7 @@ class hostpulse (
   Boolean                   $manage_nginx_service = true,
   Optional[String]          $service_provider = undef,
   String                    $service_pidfile = '/run/hostpulse.pid',
+  Boolean                   $gpu_devices = false,
 ) {
   if $tls and ($tls_cert == undef or $tls_key == undef) {
     fail('hostpulse: tls => true needs tls_cert and tls_key')
@@ -194,6 +198,7 @@ class hostpulse (
       'config_file'   => $config_file,
       'data_dir'      => $data_dir,
       'log_dir'       => $log_dir,
+      'gpu_devices'   => $gpu_devices,
     }),
     notify  => Service['hostpulse'],
   }

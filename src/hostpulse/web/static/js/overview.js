@@ -1,7 +1,7 @@
 // The overview of all hosts (docs/PROTOCOL.md, `overview`): one card per host, one update
 // message a second for all of them. Cards are built once and updated in place; the small
 // charts are SVG polylines of the last 60 points; filter and sort run at most once a tick.
-import { h, setText, setBar } from "./dom.js";
+import { h, setText, setBar, setHidden } from "./dom.js";
 import { pct, rate } from "./format.js";
 
 const POINTS = 60;
@@ -46,6 +46,8 @@ function build(id) {
   const cpuNum = h("span", { class: "num" });
   const memNum = h("span", { class: "num" });
   const netNum = h("span", { class: "num" });
+  const gpuNum = h("span", { class: "num", "data-testid": "ov-gpu" });
+  const gpuRow = h("div", { class: "ov-row", hidden: true }, h("span", { text: "GPU" }), gpuNum, h("span"));
   const usage = spark(["cpu", "mem"]);
   const net = spark(["rx", "tx"]);
   const fsText = h("span", { class: "ov-fs" });
@@ -56,11 +58,12 @@ function build(id) {
     h("div", { class: "ov-head" }, name, status),
     h("div", { class: "ov-row" }, h("span", { text: "CPU" }), cpuNum, usage.svg),
     h("div", { class: "ov-row" }, h("span", { text: "mem" }), memNum, h("span")),
+    gpuRow,
     h("div", { class: "ov-row" }, h("span", { text: "net" }), netNum, net.svg),
     fsText,
     h("div", { class: "bar" }, fsBar),
   );
-  const card = { el, parts: { status, cpuNum, memNum, netNum, usage, net, fsText, fsBar }, summary: {}, spark: { cpu: [], mem: [], rx: [], tx: [] }, lastSeen: null };
+  const card = { el, parts: { status, cpuNum, memNum, netNum, gpuNum, gpuRow, usage, net, fsText, fsBar }, summary: {}, spark: { cpu: [], mem: [], rx: [], tx: [] }, lastSeen: null };
   cards.set(id, card);
   grid.append(el);
   layoutDue = true;
@@ -86,6 +89,8 @@ function render(card) {
   setText(p.status, s.status);
   setText(p.cpuNum, pct(s.cpu));
   setText(p.memNum, pct(s.mem));
+  setHidden(p.gpuRow, s.gpu === null || s.gpu === undefined);
+  setText(p.gpuNum, pct(s.gpu));
   setText(p.netNum, rate((s.rx ?? 0) + (s.tx ?? 0)));
   setText(p.fsText, s.fs ? `${s.fs[0]} ${pct(s.fs[1])}` : "no filesystem");
   setBar(p.fsBar, s.fs ? s.fs[1] : null);

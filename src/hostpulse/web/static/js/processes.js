@@ -1,7 +1,7 @@
 // Top processes: a <details> panel. While it is open and the page visible, the page sends
 // watch {panels: ["processes"]}; closed or hidden, watch {panels: []}. The table keeps a
 // fixed pool of rows and rewrites only cells whose text changed.
-import { h, setText } from "./dom.js";
+import { h, setHidden, setText } from "./dom.js";
 import { bytes, DASH } from "./format.js";
 
 const COLUMNS = [
@@ -11,6 +11,7 @@ const COLUMNS = [
   ["cpu", "CPU %"],
   ["mem", "Mem %"],
   ["rss", "RSS"],
+  ["gpu", "GPU mem"], // shown only where rows carry gpu_mem (NVIDIA, through NVML)
   ["state", "State"],
   ["cmd", "Command"],
 ];
@@ -20,6 +21,7 @@ export function createProcesses(live) {
   const tbody = document.getElementById("processes-body");
   const count = document.getElementById("processes-count");
   const status = document.getElementById("processes-status");
+  const gpuHead = document.getElementById("processes-gpu-head");
   const sortButtons = [...document.querySelectorAll("[data-sort]")];
   let sortBy = "cpu";
   let last = null;
@@ -44,6 +46,8 @@ export function createProcesses(live) {
     if (!last) return;
     const rows = (sortBy === "cpu" ? last.by_cpu : last.by_memory) || [];
     setText(count, typeof last.count === "number" ? `${last.count} processes` : "");
+    const gpu = rows.some((p) => "gpu_mem" in p);
+    setHidden(gpuHead, !gpu);
     rows.forEach((p, i) => {
       const { tr, cells } = rowAt(i);
       tr.hidden = false;
@@ -53,6 +57,8 @@ export function createProcesses(live) {
       setText(cells.cpu, p.cpu === null || p.cpu === undefined ? DASH : p.cpu.toFixed(1));
       setText(cells.mem, p.mem_percent === null || p.mem_percent === undefined ? DASH : p.mem_percent.toFixed(1));
       setText(cells.rss, bytes(p.rss));
+      setHidden(cells.gpu, !gpu);
+      setText(cells.gpu, p.gpu_mem === null || p.gpu_mem === undefined ? DASH : bytes(p.gpu_mem));
       setText(cells.state, p.state ?? "");
       setText(cells.cmd, p.cmd ?? "");
       if (cells.cmd.title !== (p.cmd ?? "")) cells.cmd.title = p.cmd ?? "";
