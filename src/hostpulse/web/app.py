@@ -16,13 +16,14 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from hostpulse import credentials
 from hostpulse.config import Settings
 from hostpulse.runtime import Runtime
-from hostpulse.web import api, auth, driver, guard, headers, pages, secret
+from hostpulse.web import api, auth, driver, guard, headers, pages, polling, revoked, secret
 from hostpulse.web.access import AccessLog
 from hostpulse.web.clientaddr import ClientAddress
 from hostpulse.web.live.live import Live
 from hostpulse.web.live.namespace import LiveNamespace
 from hostpulse.web.live.sender import Sender
 from hostpulse.web.prom import SampleCollector
+from hostpulse.web.revoked import RevokedSessions
 
 #: Client events are small; anything larger is refused by Engine.IO before it is parsed.
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -44,9 +45,15 @@ def create_app(settings: Settings, runtime: Runtime) -> Flask:
         message_queue=settings.redis,
     )
     client_address = ClientAddress(settings.trusted_proxies)
+    access = auth.install(
+        app,
+        credentials.Store(settings.resolved_auth_file),
+        client_address,
+        RevokedSessions(settings.resolved_credentials_dir / revoked.FILENAME),
+    )
+    polling.install(socketio.server, app, access)  # inside guard's size check: installed first
     guard.install(socketio, MAX_MESSAGE_BYTES, settings.allowed_origins)
     outboxes = driver.install(socketio.server.eio, settings.stall_timeout)
-    access = auth.install(app, credentials.Store(settings.resolved_auth_file), client_address)
     live = Live(
         socketio,
         runtime.hosts,
