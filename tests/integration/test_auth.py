@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -337,3 +338,63 @@ def test_an_engineio_sid_is_no_credential(locked):
     assert status == 200, body
     time.sleep(0.2)
     assert sid not in (locked.log_dir / "access.log").read_text()
+
+
+# --- the Host header (DNS rebinding) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory):
+    """No password (the case DNS rebinding reads), one extra name and one extra domain."""
+    srv = Server(
+        tmp_path_factory.mktemp("hosts"),
+        extra_env={"HOSTPULSE_ALLOWED_HOSTS": "dash.example.com, .example.org"},
+    )
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/api/v1/hosts", "/metrics", "/socket.io/?EIO=4&transport=polling"]
+)
+def test_a_foreign_host_header_is_refused_with_421(open_server, path):
+    status, headers, body = request(open_server, "GET", path, headers={"Host": "evil.example"})
+    assert status == 421, body
+    assert b"evil.example" in body and b"allowed_hosts" in body
+    assert headers["content-type"].startswith("text/plain")
+
+
+def test_a_rebinding_page_cannot_open_the_websocket(open_server):
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(
+            open_server.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket",
+            timeout=5,
+            host=f"evil.example:{open_server.port}",
+        )
+    assert refused.value.status_code == 421
+
+
+def test_our_own_names_and_the_allowed_ones_are_served(open_server):
+    port = open_server.port
+    ours = [
+        f"127.0.0.1:{port}",
+        f"localhost:{port}",
+        "LOCALHOST",
+        f"[::1]:{port}",
+        f"{socket.gethostname()}:{port}",
+        f"{socket.getfqdn()}.",
+        "dash.example.com",
+        "example.org",
+        "a.b.example.org:443",
+    ]
+    for host in ours:
+        status, _, body = request(open_server, "GET", "/api/v1/hosts", headers={"Host": host})
+        assert status == 200, (host, body)
+    for host in ("example.com", "dash.example.com.evil.example", "notexample.org", "a b"):
+        assert request(open_server, "GET", "/", headers={"Host": host})[0] == 421, host
+    # health probes may use any name
+    assert request(open_server, "GET", "/healthz", headers={"Host": "evil.example"})[0] == 200
+    time.sleep(0.2)
+    log = (open_server.log_dir / "access.log").read_text()
+    assert log.count("refused requests for Host 'evil.example'") == 1  # once per Host

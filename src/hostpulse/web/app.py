@@ -19,6 +19,7 @@ from hostpulse.runtime import Runtime
 from hostpulse.web import api, auth, driver, guard, headers, pages, polling, revoked, secret
 from hostpulse.web.access import AccessLog
 from hostpulse.web.clientaddr import ClientAddress
+from hostpulse.web.hosts import AllowedHosts, HostCheck
 from hostpulse.web.live.live import Live
 from hostpulse.web.live.namespace import LiveNamespace
 from hostpulse.web.live.sender import Sender
@@ -68,7 +69,8 @@ def create_app(settings: Settings, runtime: Runtime) -> Flask:
     app.register_blueprint(api.bp)
     _add_metrics_route(app, runtime, live)
     headers.install(app)
-    app.wsgi_app = AccessLog(app.wsgi_app, client_address)
+    allowed = AllowedHosts(settings.bind, settings.allowed_hosts)
+    app.wsgi_app = AccessLog(HostCheck(app.wsgi_app, allowed), client_address)
     return app
 
 
