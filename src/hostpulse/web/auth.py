@@ -54,7 +54,7 @@ TOKEN_PATHS = ("/api/", "/metrics")
 MAX_FAILURES = 5
 FAILURE_WINDOW = 300.0
 #: Failed logins from all clients together per window: the bound for clients that can claim
-#: any address (about 0.2 s of scrypt each, so 10 s of CPU per window at most).
+#: any address (0.2-0.3 s of scrypt each: about 15 s of CPU per window at most).
 MAX_GLOBAL_FAILURES = 50
 #: Concurrent password checks (each scrypt check takes 16 MiB for about 0.2 s).
 MAX_CONCURRENT_CHECKS = 2
