@@ -152,6 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from hostpulse import credentials, runtime
     from hostpulse.web.driver import UnsupportedEngine
+    from hostpulse.web.secret import SecretKeyError
     from hostpulse.web.server import serve
 
     try:
@@ -168,6 +169,9 @@ def _serve(args: argparse.Namespace) -> int:
     except UnsupportedEngine as exc:
         print(f"hostpulse: {exc}", file=sys.stderr)
         return 1
+    except SecretKeyError as exc:
+        print(f"hostpulse: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except OSError as exc:
         print(
             f"hostpulse: cannot listen on {settings.bind}:{settings.port}: {exc}", file=sys.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ class Settings:
     auth_file: Path | None = None
     #: Origins besides our own whose pages may open the Socket.IO connection.
     allowed_origins: tuple[str, ...] = ()
+    #: Host header values served besides our own names and addresses (web/hosts.py).
+    allowed_hosts: tuple[str, ...] = ()
     #: Redis URL (redis://, rediss://, unix://): agents publish there, workers read every host.
     redis: str | None = None
     #: Samples kept per host in its Redis stream (what a new worker backfills).
@@ -192,6 +195,27 @@ def _origins(raw: Any) -> tuple[str, ...]:
     return tuple(result)
 
 
+HOST_NAME = re.compile(r"^\.?[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$")
+
+
+def _hosts(raw: Any) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise ValueError("must be a list of host names such as dash.example.com")
+    result = []
+    for item in items:
+        text = str(item).strip().lower().rstrip(".")
+        if not text:
+            continue
+        if text != "*" and not HOST_NAME.match(text):
+            try:
+                text = str(ipaddress.ip_address(text.strip("[]")))
+            except ValueError:
+                raise ValueError(f"{text!r} is not a host name, .domain, IP address or *") from None
+        result.append(text)
+    return tuple(result)
+
+
 def _bool(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -239,6 +263,10 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     ),
     "auth_file": (_path, "password hash and API tokens (default <credentials_dir>/auth.json)"),
     "allowed_origins": (_origins, "extra origins allowed to open the websocket (default none)"),
+    "allowed_hosts": (
+        _hosts,
+        "Host names served besides this machine's own (.domain for subdomains, * for any)",
+    ),
     "redis": (_redis_url, "Redis URL: many hosts and many workers (default: none, one process)"),
     "redis_maxlen": (_int_in(10, 100000), "samples kept per host stream in Redis (default 300)"),
     "backlog": (_int_in(10, 1000000), "samples an agent buffers while Redis is down (3600)"),

@@ -9,6 +9,7 @@ test-artifacts/.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -132,3 +133,93 @@ def test_disk_and_network_choosers_follow_the_devices(page, server):
             page.wait_ticks(1)
             assert RATE.match(page.text(f"#{family}-{field.removesuffix('_bps')}"))
     assert page.problems == []
+
+
+# --- what the server relays may be wrong (an agent's facts, a process table) -------------
+
+HOSTILE_FACTS = {
+    "hostname": {"not": "a string"},
+    "fqdn": ["a", "list"],
+    "addresses": "not a list",
+    "kernel": 5,
+    "cores_logical": "many",
+    "mem_total": [1],
+    "boot_time": {"a": 1},
+    "os_pretty": None,
+}
+
+
+def rewrite_events(page: Page, change) -> None:
+    """Relay the page's websocket to the real server, passing each /live event the server
+    sends through ``change(name, payload)`` (what a bad agent in Redis could make it send)."""
+    prefix = "42/live,"
+
+    def route(ws) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message) -> None:
+            if isinstance(message, str) and message.startswith(prefix):
+                name, *rest = json.loads(message[len(prefix) :])
+                payload = change(name, rest[0] if rest else None)
+                message = prefix + json.dumps([name, payload])
+            ws.send(message)
+
+        server.on_message(from_server)
+
+    page.page.route_web_socket(re.compile(r"/socket\.io/"), route)
+
+
+def test_facts_of_unexpected_types_still_give_a_title_and_a_live_page(browser, server):
+    page = Page(browser, server.url)
+    hosts = []
+
+    def change(name, payload):
+        if name == "hello":
+            hosts.append(payload["host"])
+            payload["facts"] = HOSTILE_FACTS
+        return payload
+
+    rewrite_events(page, change)
+    try:
+        page.open()  # connected and the CPU figure shown
+        host = hosts[0]
+        assert page.text("#host-title") == host
+        assert page.page.title() == f"{host} · hostpulse"
+        assert page.text("#hostname") == "–" and page.text("#os") == "–"
+        assert page.page.locator("#addresses li").count() == 1  # the "–" line
+        page.wait_ticks(2)
+        assert page.problems == []
+    finally:
+        page.close()
+
+
+def test_one_bad_process_row_does_not_stop_the_table(browser, server):
+    page = Page(browser, server.url)
+    good = []
+
+    def change(name, payload):
+        if name == "processes" and isinstance(payload, dict):
+            for table in ("by_cpu", "by_memory"):
+                rows = payload.get(table) or []
+                good.append(len(rows))
+                odd = {"pid": {"x": 1}, "name": 7, "cpu": "x", "mem_percent": None, "rss": "1"}
+                payload[table] = [None, "a row?", odd, *rows]
+        return payload
+
+    rewrite_events(page, change)
+    try:
+        page.open()
+        page.page.click("#processes-panel summary")
+        rows = page.page.locator("tr[data-testid=process-row]:visible")
+        page.page.wait_for_function(
+            "() => document.querySelectorAll('tr[data-testid=process-row]:not([hidden])')"
+            ".length > 1",
+            timeout=15000,
+        )
+        page.wait_ticks(2)
+        assert rows.count() == good[-1] + 1  # the odd row is shown with what it has
+        first = rows.first.locator("td")
+        assert first.nth(0).text_content() == "" and first.nth(3).text_content() == "–"
+        assert page.problems == []
+    finally:
+        page.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -62,12 +63,28 @@ def test_history_returns_recent_points(server):
         ("keys=cpu.total&step=nan", "finite"),
         ("keys=cpu.total&since=-10&until=-20", "until must be later"),
         ("keys=" + ",".join(f"cpu.core.{i}" for i in range(65)), "at most 64 keys"),
+        ("keys=,,,", "keys is required"),
+        ("keys=cpu.total&since=-1e20", "since must be epoch seconds"),
+        ("keys=cpu.total&since=1e300", "since must be epoch seconds"),
+        ("keys=cpu.total&until=-1e300", "until must be epoch seconds"),
+        ("keys=cpu.total&since=inf", "since must be a finite number"),
+        ("keys=cpu.total&sincee=-60", "unknown parameter 'sincee'"),
+        ("keys=cpu.total&since=-60&since=-30", "since is given more than once"),
     ],
 )
 def test_history_bad_parameters_get_400_json(server, query, message):
     status, body = get_json(f"{server.url}/api/v1/hosts/{host_id(server)}/history?{query}")
     assert status == 400
     assert message in body["error"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v2/hosts", "/api/", "/api", "/api/v1/nothing", "/api/v1/hosts/x/y/z"]
+)
+def test_every_path_under_api_answers_json_404(server, path):
+    status, headers, body = http_get(server.url + path)
+    assert status == 404 and headers["Content-Type"] == "application/json", body
+    assert f"'{path}'" in json.loads(body)["error"]  # it names the path
 
 
 def test_unknown_host_404_json(server):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import socket
+import subprocess
 import time
 
 import pytest
 import websocket
 
-from support import SOCKETIO_PATH, RawViewer, client_frame, http_get
+from support import SOCKETIO_PATH, RawViewer, Server, client_frame, http_get
 
 pytestmark = pytest.mark.integration
 
@@ -193,3 +195,53 @@ def test_an_undecodable_frame_ends_its_session_at_once(server, watcher, frame, l
         sock.close()
     lines = [line for line in server.output().splitlines() if sid in line]
     assert len([line for line in lines if logged in line]) == 1, lines
+
+
+@pytest.mark.parametrize("body", [b"garbage", b"\x00\xff\x01garb", b"{}", b"x" * 300])
+def test_a_garbage_polling_post_is_refused_in_one_line(server, watcher, body):
+    """Anonymous (no password on this server): a few bytes that are no Engine.IO payload."""
+    _, _, opened = http_get(server.url + "/socket.io/?EIO=4&transport=polling")
+    sid = json.loads(opened[opened.index(b"{") :])["sid"]
+    errors = server.log_dir / "error.log"
+    before = errors.read_text() if errors.exists() else ""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        conn.request("POST", f"/socket.io/?EIO=4&transport=polling&sid={sid}", body)
+        response = conn.getresponse()
+        assert response.status == 400 and b"Engine.IO" in response.read()
+    finally:
+        conn.close()
+    time.sleep(0.3)
+    after = errors.read_text() if errors.exists() else ""
+    new = after[len(before) :]
+    assert "Traceback" not in new and len(new.splitlines()) <= 1, new
+    assert "Traceback" not in server.output()
+
+
+def test_a_read_only_data_directory_names_it_and_the_secret_key(tmp_path):
+    """The first thing `serve` writes is the session key: the message says so (root, as CI
+    runs, gets a read-only mount; anyone else a directory without write permission)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    mounted = os.geteuid() == 0
+    if mounted:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(data)], capture_output=True
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr!r}")
+    else:
+        data.chmod(0o555)
+    try:
+        srv = Server(tmp_path, args=["--data-dir", str(data)])
+        with pytest.raises(RuntimeError, match="exited 2"):
+            srv.start(wait=20)
+        output = srv.output()
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(data)], check=True)
+        else:
+            data.chmod(0o755)
+    assert f"in {data} (the credentials_dir)" in output, output
+    assert "secret key" in output and ("Read-only file system" in output or "denied" in output)
+    assert "cannot listen" not in output and "Traceback" not in output

@@ -100,3 +100,13 @@ def test_a_new_password_ends_sessions_on_every_worker(fleet):
         assert login(workers[1], "another good password")[0] == 303
     finally:
         hostpulse("passwd", "--credentials-dir", str(creds), stdin=PASSWORD + "\n")
+
+
+def test_a_logout_on_one_worker_ends_the_session_on_the_other(fleet):
+    creds, (first, second) = fleet
+    cookie = {"Cookie": cookie_of(login(first)[1])}
+    assert request(second, "GET", "/api/v1/hosts", headers=cookie)[0] == 200
+    assert request(first, "POST", "/logout", headers=cookie)[0] == 303
+    assert request(second, "GET", "/api/v1/hosts", headers=cookie)[0] == 401
+    assert request(second, "GET", "/", headers=cookie)[0] == 303
+    assert (creds / "revoked_sessions").exists()

@@ -26,6 +26,13 @@ def test_credentials_dir_holds_credentials_and_secret_key_not_history():
     assert explicit.resolved_auth_file == Path("/srv/auth.json")
 
 
+def test_allowed_hosts_are_names_domains_addresses_or_any():
+    env = {"HOSTPULSE_ALLOWED_HOSTS": "Dash.Example.com., .example.org, [::1], 192.0.2.1, *"}
+    s = config.load(environ=env)
+    assert s.allowed_hosts == ("dash.example.com", ".example.org", "::1", "192.0.2.1", "*")
+    assert config.load(environ={}).allowed_hosts == ()
+
+
 def test_precedence_file_env_flags(tmp_path: Path):
     f = tmp_path / "hp.toml"
     f.write_text('port = 9000\ninterval = 2\nbind = "0.0.0.0"\n')
@@ -53,6 +60,8 @@ def test_config_file_from_env_and_hostpulse_table(tmp_path: Path):
         ({"HOSTPULSE_BOGUS": "1"}, "unknown setting 'bogus'"),
         ({"HOSTPULSE_MEMORY_ONLY": "perhaps"}, "true or false"),
         ({"HOSTPULSE_HOST_ID": "a/b"}, "'host_id'"),
+        ({"HOSTPULSE_ALLOWED_HOSTS": "ok.example, http://x.example/"}, "'allowed_hosts'"),
+        ({"HOSTPULSE_ALLOWED_HOSTS": "a b"}, "not a host name"),
     ],
 )
 def test_bad_values_name_the_setting(env, message):

@@ -61,27 +61,59 @@ def test_bad_files_raise(tmp_path, text):
         credentials.load(path)
 
 
+def fail(limiter, address):
+    wait, _ = limiter.begin(address)
+    assert wait == 0
+    limiter.end(address, ok=False)
+
+
 def test_limiter_per_client_with_window_and_ipv6_prefix():
     now = [0.0]
     limiter = LoginLimiter(max_failures=3, window=60, clock=lambda: now[0])
     for _ in range(3):
         assert limiter.retry_after("192.0.2.1") == 0
-        limiter.failed("192.0.2.1")
+        fail(limiter, "192.0.2.1")
     assert limiter.retry_after("192.0.2.1") == 60
+    assert limiter.begin("192.0.2.1") == (60, "client")
     assert limiter.retry_after("192.0.2.2") == 0
     now[0] = 61
     assert limiter.retry_after("192.0.2.1") == 0
     for suffix in ("1", "2", "3"):  # one /64 is one client
-        limiter.failed(f"2001:db8::{suffix}")
+        fail(limiter, f"2001:db8::{suffix}")
     assert limiter.retry_after("2001:db8::ffff") > 0
-    limiter.succeeded("2001:db8::9")
+    now[0] = 200
+    assert limiter.begin("2001:db8::9") == (0, "")
+    limiter.end("2001:db8::9", ok=True)  # a success clears the client's failures
     assert limiter.retry_after("2001:db8::1") == 0
 
 
+def test_limiter_counts_checks_in_flight():
+    """Concurrent tries take their slots before any check is done: only max_failures of
+    them are let through, and a slot comes back when a check ends well."""
+    limiter = LoginLimiter(max_failures=3, window=60, clock=lambda: 0.0)
+    results = [limiter.begin("192.0.2.1") for _ in range(200)]
+    assert sum(wait == 0 for wait, _ in results) == 3
+    limiter.end("192.0.2.1", ok=True)
+    assert limiter.begin("192.0.2.1")[0] == 0
+    for _ in range(3):
+        limiter.end("192.0.2.1", ok=False)
+    assert limiter.begin("192.0.2.1") == (60, "client")
+
+
+def test_limiter_caps_failures_of_all_clients_together():
+    now = [0.0]
+    limiter = LoginLimiter(max_failures=5, window=60, global_failures=10, clock=lambda: now[0])
+    for i in range(10):
+        fail(limiter, f"198.51.100.{i}")  # a new address every try
+    assert limiter.begin("198.51.100.200") == (60, "all")
+    now[0] = 61
+    assert limiter.begin("198.51.100.200") == (0, "")
+
+
 def test_limiter_table_is_bounded():
-    limiter = LoginLimiter(max_clients=100)
+    limiter = LoginLimiter(max_clients=100, global_failures=10_000)
     for i in range(1000):
-        limiter.failed(f"10.0.{i // 256}.{i % 256}")
+        fail(limiter, f"10.0.{i // 256}.{i % 256}")
     assert len(limiter._failures) <= 100
 
 

@@ -112,6 +112,8 @@ def test_process_rows_of_the_wrong_shape_are_dropped():
     b = boundary()
     assert b.rows("web-1", [good, *bad, {**good, "extra": "dropped"}]) == [good, good]
     assert b.rejected["a process row of the wrong shape"] == len(bad)
+    with_gpu = {**good, "gpu_mem": 1 << 30}  # only where NVML gives it
+    assert b.rows("web-1", [with_gpu, {**good, "gpu_mem": "1G"}]) == [with_gpu]
 
 
 def test_finite():

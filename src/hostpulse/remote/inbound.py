@@ -49,6 +49,8 @@ ROW_FIELDS: dict[str, tuple[type, ...]] = {
     "state": (str, type(None)),
     "cmd": (str, type(None)),
 }
+#: Fields a row has only where the agent knows them (NVML's per-process GPU memory).
+OPTIONAL_ROW_FIELDS: dict[str, tuple[type, ...]] = {"gpu_mem": (int, type(None))}
 MAX_TEXT = 4096
 
 
@@ -182,7 +184,8 @@ def process_row(row: Any) -> dict[str, Any] | None:
     if not isinstance(row, dict):
         return None
     clean = {}
-    for name, types in ROW_FIELDS.items():
+    optional = {n: t for n, t in OPTIONAL_ROW_FIELDS.items() if n in row}
+    for name, types in {**ROW_FIELDS, **optional}.items():
         value = row.get(name)
         if not isinstance(value, types):
             return None

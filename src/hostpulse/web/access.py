@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 
 from hostpulse.web.clientaddr import ClientAddress
 
 access_log = logging.getLogger("hostpulse.access")
+#: Engine.IO's session id in a query string: it names a viewer's session, so it stays out of
+#: the log (whoever reads the log must not be able to take the session over).
+SESSION_ID = re.compile(r"(^|&)sid=[^&]*")
 
 
 class AccessLog:
@@ -38,7 +42,7 @@ class AccessLog:
     def _log(self, environ: dict, seen: dict[str, str], elapsed: float) -> None:
         path = environ.get("PATH_INFO", "")
         if environ.get("QUERY_STRING"):
-            path += "?" + environ["QUERY_STRING"]
+            path += "?" + SESSION_ID.sub(r"\1sid=-", environ["QUERY_STRING"])
         access_log.info(
             '%s - "%s %s %s" %s %s %.1fms "%s"',
             self.client_address(environ),

@@ -15,6 +15,11 @@ from hostpulse.host import Host
 MAX_KEYS = 64
 MAX_POINTS = 2000
 MAX_STEP = 86400.0
+#: Times are epoch seconds (absolute) or seconds before now (zero or negative); anything
+#: beyond this either way is no time a history holds (and overflows SQLite's integers).
+MAX_TIME = 1e10
+#: The parameters of each route; any other is refused by name (a typo must not be ignored).
+HISTORY_PARAMETERS = frozenset({"keys", "since", "until", "step"})
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -47,8 +52,13 @@ def _http_error(exc: HTTPException):
 @bp.app_errorhandler(404)
 @bp.app_errorhandler(405)
 def _unrouted(exc: HTTPException):
-    """A path under /api/ that matches no route answers JSON too (not Flask's HTML page)."""
-    if request.path.startswith(f"{bp.url_prefix}/"):
+    """A path under /api/ that matches no route (another version too) answers JSON, not
+    Flask's HTML page."""
+    if request.path == "/api" or request.path.startswith("/api/"):
+        if exc.code == 404 and not request.path.startswith(f"{bp.url_prefix}/"):
+            return jsonify(error=f"no API at {request.path[:100]!r}: this is {bp.url_prefix}"), 404
+        if exc.code == 404:
+            return jsonify(error=f"no such API path: {request.path[:100]!r}"), 404
         return jsonify(error=exc.description or exc.name), exc.code
     return exc.get_response()
 
@@ -89,9 +99,10 @@ def latest_sample(host_id: str):
 @bp.get("/hosts/<host_id>/history")
 def history(host_id: str):
     host = _host(host_id)
+    check_parameters(HISTORY_PARAMETERS)
     keys = parse_keys(request.args.get("keys"))
-    since = parse_number("since", request.args.get("since"), default=-3600.0)
-    until = parse_number("until", request.args.get("until"), default=None)
+    since = parse_time("since", request.args.get("since"), default=-3600.0)
+    until = parse_time("until", request.args.get("until"), default=None)
     step = parse_number("step", request.args.get("step"), default=None)
     if step is not None and not 0 < step <= MAX_STEP:
         raise BadRequest(f"step must be more than 0 and at most {MAX_STEP:g} seconds")
@@ -101,10 +112,21 @@ def history(host_id: str):
     return jsonify(host=host_id, **result)
 
 
+def check_parameters(known: frozenset[str]) -> None:
+    """Refuse a parameter the route does not take, or one given twice, by name."""
+    for name in request.args:
+        if name not in known:
+            raise BadRequest(
+                f"unknown parameter {name[:40]!r} (this takes {', '.join(sorted(known))})"
+            )
+        if len(request.args.getlist(name)) > 1:
+            raise BadRequest(f"{name[:40]} is given more than once")
+
+
 def parse_keys(raw: str | None) -> list[str]:
-    if not raw:
+    keys = [k.strip() for k in (raw or "").split(",") if k.strip()]
+    if not keys:
         raise BadRequest("keys is required: a comma-separated list such as cpu.total,mem.percent")
-    keys = [k.strip() for k in raw.split(",") if k.strip()]
     if len(keys) > MAX_KEYS:
         raise BadRequest(f"at most {MAX_KEYS} keys per request, got {len(keys)}")
     bad = [k for k in keys if not metrics.is_valid(k)]
@@ -122,6 +144,16 @@ def parse_number(name: str, raw: str | None, default: float | None) -> float | N
         raise BadRequest(f"{name} must be a number, got {raw[:40]!r}") from None
     if not math.isfinite(value):
         raise BadRequest(f"{name} must be a finite number")
+    return value
+
+
+def parse_time(name: str, raw: str | None, default: float | None) -> float | None:
+    value = parse_number(name, raw, default)
+    if value is not None and not -MAX_TIME <= value <= MAX_TIME:
+        raise BadRequest(
+            f"{name} must be epoch seconds or seconds before now (negative), "
+            f"within ±{MAX_TIME:g}, got {raw[:40]!r}"
+        )
     return value
 
 

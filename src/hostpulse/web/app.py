@@ -16,14 +16,16 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from hostpulse import credentials
 from hostpulse.config import Settings
 from hostpulse.runtime import Runtime
-from hostpulse.web import api, auth, driver, guard, headers, pages, secret
+from hostpulse.web import api, auth, driver, guard, headers, pages, polling, revoked, secret
 from hostpulse.web.access import AccessLog
 from hostpulse.web.clientaddr import ClientAddress
 from hostpulse.web.connections import Connections, open_files_limit, total_for
+from hostpulse.web.hosts import AllowedHosts, HostCheck
 from hostpulse.web.live.live import Live
 from hostpulse.web.live.namespace import LiveNamespace
 from hostpulse.web.live.sender import Sender
 from hostpulse.web.prom import RedisCollector, SampleCollector
+from hostpulse.web.revoked import RevokedSessions
 
 #: Client events are small; anything larger is refused by Engine.IO before it is parsed.
 MAX_MESSAGE_BYTES = 16 * 1024
@@ -51,9 +53,15 @@ def create_app(settings: Settings, runtime: Runtime) -> Flask:
         settings.max_connections_per_client,
         exempt=client_address.is_trusted,
     )
+    access = auth.install(
+        app,
+        credentials.Store(settings.resolved_auth_file),
+        client_address,
+        RevokedSessions(settings.resolved_credentials_dir / revoked.FILENAME),
+    )
+    polling.install(socketio.server, app, access)  # inside guard's size check: installed first
     guard.install(socketio, MAX_MESSAGE_BYTES, settings.allowed_origins)
     outboxes = driver.install(socketio.server.eio, settings.stall_timeout)
-    access = auth.install(app, credentials.Store(settings.resolved_auth_file), client_address)
     live = Live(
         socketio,
         runtime.hosts,
@@ -70,7 +78,8 @@ def create_app(settings: Settings, runtime: Runtime) -> Flask:
     app.register_blueprint(api.bp)
     _add_metrics_route(app, runtime, live, connections)
     headers.install(app)
-    app.wsgi_app = AccessLog(app.wsgi_app, client_address)
+    allowed = AllowedHosts(settings.bind, settings.allowed_hosts)
+    app.wsgi_app = AccessLog(HostCheck(app.wsgi_app, allowed), client_address)
     return app
 
 

@@ -9,9 +9,11 @@ With no password set (``hostpulse passwd``) nothing here refuses anything. With 
 - the Socket.IO connection is refused in the connect handler (:meth:`Auth.allow_connect`);
 - ``/healthz``, ``/login`` and the static assets stay open (they say nothing about the host).
 
-A session holds a fingerprint of the password record and an expiry, so changing or removing
-the password ends every session. The cookie is HttpOnly, SameSite=Lax, and Secure when the
-request came over TLS (directly, or through a trusted proxy's ``X-Forwarded-Proto``).
+A session holds a random id, a fingerprint of the password record and an expiry: changing or
+removing the password ends every session, and ``POST /logout`` ends that one session
+server-side (web/revoked.py), so a copy of its cookie no longer works either. The cookie is
+HttpOnly, SameSite=Lax, and Secure when the request came over TLS (directly, or through a
+trusted proxy's ``X-Forwarded-Proto``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import collections
 import ipaddress
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +44,7 @@ from flask.sessions import SecureCookieSessionInterface
 from hostpulse.credentials import Credentials, Store, password_fingerprint
 from hostpulse.osthreads import OSThreads
 from hostpulse.web.clientaddr import ClientAddress
+from hostpulse.web.revoked import RevokedSessions
 
 SESSION_COOKIE = "hostpulse_session"
 SESSION_HOURS = 12
@@ -50,6 +54,9 @@ OPEN_ENDPOINTS = frozenset({"pages.healthz", "auth.login_form", "auth.login", "s
 TOKEN_PATHS = ("/api/", "/metrics")
 MAX_FAILURES = 5
 FAILURE_WINDOW = 300.0
+#: Failed logins from all clients together per window: the bound for clients that can claim
+#: any address (0.2-0.3 s of scrypt each: about 15 s of CPU per window at most).
+MAX_GLOBAL_FAILURES = 50
 #: Concurrent password checks (each scrypt check takes 16 MiB for about 0.2 s).
 MAX_CONCURRENT_CHECKS = 2
 
@@ -60,7 +67,15 @@ bp = Blueprint("auth", __name__)
 
 
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per client in ``window`` seconds.
+    """At most ``max_failures`` failed logins per client, and ``global_failures`` in all, in
+    ``window`` seconds.
+
+    A try first takes a slot (:meth:`begin`) and gives it back when its password check is
+    done (:meth:`end`): a check in flight counts as a failure until it is known not to be
+    one. The count and the slot are taken under one lock, so concurrent tries from one
+    client cannot all pass the limit while the first checks are still running. The global
+    cap holds against clients that can claim a new address on every try (one on the
+    proxy's own machine, whose X-Forwarded-For is believed).
 
     IPv6 clients are counted per /64 (one host usually owns the whole /64). The table is
     bounded: past ``max_clients`` entries the stale ones go, then the oldest.
@@ -70,14 +85,19 @@ class LoginLimiter:
         self,
         max_failures: int = MAX_FAILURES,
         window: float = FAILURE_WINDOW,
+        global_failures: int = MAX_GLOBAL_FAILURES,
         max_clients: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_failures = max_failures
         self.window = window
+        self.global_failures = global_failures
         self.max_clients = max_clients
         self._clock = clock
         self._failures: dict[str, collections.deque[float]] = {}
+        self._pending: collections.Counter[str] = collections.Counter()
+        self._all: collections.deque[float] = collections.deque(maxlen=global_failures)
+        self._all_pending = 0
         self._lock = threading.Lock()
 
     @staticmethod
@@ -92,27 +112,61 @@ class LoginLimiter:
             return str(ipaddress.ip_network(f"{ip}/64", strict=False))
         return str(ip)
 
-    def retry_after(self, address: str) -> float:
-        """Seconds until this client may try again; 0 when it may try now."""
-        with self._lock:
-            times = self._failures.get(self._key(address))
-            if times is None or len(times) < self.max_failures:
-                return 0.0
-            wait = self.window - (self._clock() - times[0])
-            return max(wait, 0.0)
+    def _wait(self, times: collections.deque[float], pending: int, limit: int, now: float):
+        """Seconds until one more try fits in ``limit``; 0 when it fits now."""
+        recent = [t for t in times if now - t < self.window]
+        if len(recent) + pending < limit:
+            return 0.0
+        if len(recent) < limit:  # full only with checks in flight: they end within seconds
+            return 1.0
+        return max(self.window - (now - recent[len(recent) - limit]), 1.0)
 
-    def failed(self, address: str) -> None:
+    def begin(self, address: str) -> tuple[float, str]:
+        """(0, "") with a slot taken for one password check, which :meth:`end` must give
+        back; else (seconds to wait, "client" or "all") and no slot."""
         key = self._key(address)
         with self._lock:
+            now = self._clock()
+            times = self._failures.get(key) or ()
+            wait = self._wait(times, self._pending[key], self.max_failures, now)
+            if wait:
+                return wait, "client"
+            wait = self._wait(self._all, self._all_pending, self.global_failures, now)
+            if wait:
+                return wait, "all"
+            self._pending[key] += 1
+            self._all_pending += 1
+            return 0.0, ""
+
+    def end(self, address: str, ok: bool) -> None:
+        """The check that :meth:`begin` let through is over: a failure counts, a success
+        clears this client's failures."""
+        key = self._key(address)
+        with self._lock:
+            self._pending[key] -= 1
+            if self._pending[key] <= 0:
+                del self._pending[key]
+            self._all_pending -= 1
+            if ok:
+                self._failures.pop(key, None)
+                return
+            now = self._clock()
+            self._all.append(now)
             times = self._failures.pop(key, None) or collections.deque(maxlen=self.max_failures)
-            times.append(self._clock())
+            times.append(now)
             self._failures[key] = times  # re-inserted: the dict stays in order of last failure
             if len(self._failures) > self.max_clients:
                 self._prune()
 
-    def succeeded(self, address: str) -> None:
+    def retry_after(self, address: str) -> float:
+        """Seconds until this client may try again; 0 when it may try now."""
         with self._lock:
-            self._failures.pop(self._key(address), None)
+            now = self._clock()
+            times = self._failures.get(self._key(address)) or ()
+            return max(
+                self._wait(times, self._pending[self._key(address)], self.max_failures, now),
+                self._wait(self._all, self._all_pending, self.global_failures, now),
+            )
 
     def _prune(self) -> None:
         cutoff = self._clock() - self.window
@@ -133,9 +187,12 @@ class TLSAwareSessions(SecureCookieSessionInterface):
 
 
 class Auth:
-    def __init__(self, store: Store, client_address: ClientAddress) -> None:
+    def __init__(
+        self, store: Store, client_address: ClientAddress, revoked: RevokedSessions
+    ) -> None:
         self.store = store
         self.client_address = client_address
+        self.revoked = revoked
         self.limiter = LoginLimiter()
         self._checks = threading.BoundedSemaphore(MAX_CONCURRENT_CHECKS)
         # scrypt releases the GIL: in real OS threads it does not freeze the event loop (the
@@ -169,11 +226,14 @@ class Auth:
             return True
         fingerprint = session.get("pw")
         expires = session.get("exp")
+        session_id = session.get("id")
         return (
             isinstance(fingerprint, str)
             and fingerprint == password_fingerprint(credentials.password)
             and isinstance(expires, int | float)
             and expires > time.time()
+            and isinstance(session_id, str)
+            and not self.revoked.is_revoked(session_id)
         )
 
     def bearer_ok(self) -> bool | None:
@@ -261,22 +321,26 @@ def login():
     if not same_origin_post():
         access_log.warning('%s - "LOGIN REFUSED" cross-origin form', client)
         return render_template("login.html", error="Please log in from this page."), 403
-    wait = auth.limiter.retry_after(client)
+    wait, who = auth.limiter.begin(client)
     if wait > 0:
-        access_log.warning('%s - "LOGIN REFUSED" rate-limited for %.0fs', client, wait)
+        reason = "rate-limited" if who == "client" else "rate-limited (all clients)"
+        access_log.warning('%s - "LOGIN REFUSED" %s for %.0fs', client, reason, wait)
         message = f"Too many failed attempts. Try again in {wait:.0f} seconds."
         response = current_app.make_response((render_template("login.html", error=message), 429))
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
-    password = request.form.get("password", "")
-    if not auth.check_password(password):
-        auth.limiter.failed(client)
+    ok = False
+    try:
+        ok = auth.check_password(request.form.get("password", ""))
+    finally:
+        auth.limiter.end(client, ok)
+    if not ok:
         access_log.warning('%s - "LOGIN FAILED" wrong password', client)
         return render_template("login.html", error="Wrong password."), 401
-    auth.limiter.succeeded(client)
     access_log.info('%s - "LOGIN OK"', client)
     session.clear()
     session.permanent = True
+    session["id"] = secrets.token_urlsafe(18)
     session["pw"] = password_fingerprint(auth.credentials().password)
     session["exp"] = time.time() + SESSION_HOURS * 3600
     return redirect("/", 303)
@@ -286,12 +350,18 @@ def login():
 def logout():
     if not same_origin_post():
         return jsonify(error="cross-origin logout refused"), 403
+    auth = runtime_auth()
+    if auth.enabled and auth.session_ok():
+        auth.revoked.revoke(session["id"], session["exp"])
+        access_log.info('%s - "LOGOUT"', auth.client_address(request.environ))
     session.clear()
     return redirect("/login" if runtime_auth().enabled else "/", 303)
 
 
-def install(app: Flask, store: Store, client_address: ClientAddress) -> Auth:
-    auth = Auth(store, client_address)
+def install(
+    app: Flask, store: Store, client_address: ClientAddress, revoked: RevokedSessions
+) -> Auth:
+    auth = Auth(store, client_address, revoked)
     app.extensions["hostpulse.auth"] = auth
     app.config.update(
         SESSION_COOKIE_NAME=SESSION_COOKIE,

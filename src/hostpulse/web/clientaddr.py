@@ -18,15 +18,25 @@ class ClientAddress:
         return any(ip in net for net in self._trusted)
 
     def __call__(self, environ: Mapping[str, str]) -> str:
-        """The nearest address in the chain that is not one of our trusted proxies."""
+        """The right-most address in the chain that is not one of our trusted proxies.
+
+        Only a trusted proxy's X-Forwarded-For is read, from the right (the entries it and
+        the proxies before it appended) to the left (what the client itself sent). An entry
+        that is not an address ends the walk: a proxy appends addresses, so it and all to
+        its left came from the client, and the client is the last trusted hop seen.
+        """
         remote = environ.get("REMOTE_ADDR") or "-"
         if not self.is_trusted(remote):
             return remote
-        forwarded = [a.strip() for a in environ.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        for address in reversed([a for a in forwarded if a]):
+        client = remote
+        for entry in reversed(environ.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+            address = _address(entry)
+            if address is None:
+                break
             if not self.is_trusted(address):
                 return address
-        return remote
+            client = address
+        return client
 
     def from_trusted_proxy(self, environ: Mapping[str, str]) -> bool:
         return self.is_trusted(environ.get("REMOTE_ADDR") or "")
@@ -37,3 +47,11 @@ class ClientAddress:
             return None
         proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
         return proto if proto in ("http", "https") else None
+
+
+def _address(entry: str) -> str | None:
+    """The address in one X-Forwarded-For entry, normalized; None if it is none."""
+    try:
+        return str(ipaddress.ip_address(entry.strip()))
+    except ValueError:
+        return None

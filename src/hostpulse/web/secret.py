@@ -15,10 +15,25 @@ from pathlib import Path
 MIN_KEY_BYTES = 32
 
 
+class SecretKeyError(RuntimeError):
+    """The key can be neither read nor created; the message names the directory and why."""
+
+
 def load_or_create(path: Path) -> bytes:
     key = _read(path)
     if key is not None:
         return key
+    try:
+        return _create(path)
+    except OSError as exc:
+        raise SecretKeyError(
+            f"cannot create the session secret key {path.name!r} in {path.parent} "
+            f"(the credentials_dir): {exc.strerror or exc}. Make that directory writable for "
+            "this user, or set credentials_dir to one that is"
+        ) from None
+
+
+def _create(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -38,7 +53,7 @@ def load_or_create(path: Path) -> bytes:
         tmp.unlink(missing_ok=True)
     key = _read(path)
     if key is None:
-        raise RuntimeError(f"secret key {path}: unreadable after writing it")
+        raise SecretKeyError(f"secret key {path}: unreadable after writing it")
     return key
 
 
@@ -47,4 +62,8 @@ def _read(path: Path) -> bytes | None:
         key = path.read_bytes().strip()
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise SecretKeyError(
+            f"cannot read the session secret key {path}: {exc.strerror or exc}"
+        ) from None
     return key if len(key) >= MIN_KEY_BYTES else None

@@ -28,7 +28,11 @@
 # @param trusted_proxies
 #   Proxies whose X-Forwarded-For names the client (nginx on this host).
 # @param server_name
-#   nginx server_name.
+#   nginx server_name. Its names (not `_`, not regular expressions; `*.example.com` as the
+#   domain `.example.com`) are also written to hostpulse's allowed_hosts: nginx forwards the
+#   browser's Host, and hostpulse answers only the names it knows (421 otherwise).
+# @param allowed_hosts
+#   Further Host names hostpulse answers for (allowed_hosts), besides the machine's own.
 # @param listen
 #   nginx listen directives for plain HTTP (with TLS: they only redirect to HTTPS).
 # @param upstreams
@@ -77,6 +81,7 @@ class hostpulse (
   String                    $config_dir = '/etc/hostpulse',
   Array[String]             $trusted_proxies = ['127.0.0.1', '::1'],
   String                    $server_name = '_',
+  Array[String]             $allowed_hosts = [],
   Array[String, 1]          $listen = ['80', '[::]:80'],
   Optional[Array[String]]   $upstreams = undef,
   Boolean                   $tls = false,
@@ -102,6 +107,8 @@ class hostpulse (
   $static_link = "${install_dir}/static"
   $config_file = "${config_dir}/hostpulse.toml"
   $unit_file = "${unit_dir}/hostpulse.service"
+  $server_names = $server_name.split(/\s+/).filter |$n| { !($n in ['', '_']) and $n !~ /^~/ }
+  $served_hosts = unique($allowed_hosts + $server_names.map |$n| { regsubst($n, '^\*\.', '.') })
   $site_file = "${nginx_site_dir}/hostpulse.conf"
   $real_upstreams = $upstreams ? {
     undef   => ["${bind}:${port}"],
@@ -183,6 +190,7 @@ class hostpulse (
       'data_dir'        => $data_dir,
       'log_dir'         => $log_dir,
       'trusted_proxies' => $trusted_proxies,
+      'allowed_hosts'   => $served_hosts,
     }),
     notify  => Service['hostpulse'],
   }

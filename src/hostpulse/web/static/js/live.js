@@ -9,6 +9,12 @@ const PING_EVERY_MS = 2000;
 const PING_TIMEOUT_MS = 5000;
 const RESYNC_RETRY_MS = 3000;
 
+// What the server sends is checked for its type before use: a host's facts come from its
+// agent, and an unexpected type must not stop the page (it shows what it can).
+export function objectOr(value, fallback = {}) {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? value : fallback;
+}
+
 export class Live {
   constructor({ io = window.io, url = "/live", path = "/socket.io", host = null } = {}) {
     this.listeners = new Map();
@@ -102,7 +108,7 @@ export class Live {
     s.on("sample", (msg) => this.onSample(msg));
     s.on("host", (msg) => {
       if (msg && msg.facts) {
-        this.facts = msg.facts;
+        this.facts = objectOr(msg.facts);
         this.emitLocal("facts", this.facts);
       }
     });
@@ -122,23 +128,24 @@ export class Live {
 
   onHello(msg) {
     if (!msg || typeof msg !== "object") return;
-    this.host = msg.host ?? null;
-    this.facts = msg.facts || {};
-    this.interval = msg.interval || 1;
+    this.host = typeof msg.host === "string" ? msg.host : null;
+    this.facts = objectOr(msg.facts);
+    this.interval = typeof msg.interval === "number" && msg.interval > 0 ? msg.interval : 1;
     this.values = new Map();
     this.seq = null;
     this.ts = null;
     this.ready = false;
     this.resyncSentAt = 0;
-    if (msg.sample) {
-      this.seq = msg.sample.seq;
-      this.ts = msg.sample.ts;
-      for (const [k, v] of Object.entries(msg.sample.values || {})) this.values.set(k, v);
+    const sample = objectOr(msg.sample, null);
+    if (sample && typeof sample.seq === "number") {
+      this.seq = sample.seq;
+      this.ts = typeof sample.ts === "number" ? sample.ts : null;
+      for (const [k, v] of Object.entries(objectOr(sample.values))) this.values.set(k, v);
       this.ready = true;
-      this.syncClock(msg.sample.ts);
+      this.syncClock(sample.ts);
     }
     if (this.panels.length) this.socket.emit("watch", { panels: this.panels });
-    this.emitLocal("hello", { host: this.host, facts: this.facts, values: this.values, history: msg.history || null, interval: this.interval });
+    this.emitLocal("hello", { host: this.host, facts: this.facts, values: this.values, history: objectOr(msg.history, null), interval: this.interval });
   }
 
   onSample(msg) {

@@ -42,28 +42,45 @@ export function createProcesses(live) {
     return pool[i];
   }
 
+  // A cell's text from a field of a row: numbers fixed, strings as they are, others blank.
+  const str = (v) => (typeof v === "string" || typeof v === "number" ? String(v) : "");
+  const num = (v, digits) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : DASH);
+
+  function renderRow(i, p, gpu) {
+    const { tr, cells } = rowAt(i);
+    setText(cells.pid, str(p.pid));
+    setText(cells.name, str(p.name));
+    setText(cells.user, str(p.user));
+    setText(cells.cpu, num(p.cpu, 1));
+    setText(cells.mem, num(p.mem_percent, 1));
+    setText(cells.rss, typeof p.rss === "number" ? bytes(p.rss) : DASH);
+    setHidden(cells.gpu, !gpu);
+    setText(cells.gpu, typeof p.gpu_mem === "number" ? bytes(p.gpu_mem) : DASH);
+    setText(cells.state, str(p.state));
+    setText(cells.cmd, str(p.cmd));
+    if (cells.cmd.title !== str(p.cmd)) cells.cmd.title = str(p.cmd);
+    tr.hidden = false;
+  }
+
   function render() {
     if (!last) return;
-    const rows = (sortBy === "cpu" ? last.by_cpu : last.by_memory) || [];
+    const table = sortBy === "cpu" ? last.by_cpu : last.by_memory;
+    const rows = Array.isArray(table) ? table : [];
     setText(count, typeof last.count === "number" ? `${last.count} processes` : "");
-    const gpu = rows.some((p) => "gpu_mem" in p);
+    const gpu = rows.some((p) => p !== null && typeof p === "object" && "gpu_mem" in p);
     setHidden(gpuHead, !gpu);
-    rows.forEach((p, i) => {
-      const { tr, cells } = rowAt(i);
-      tr.hidden = false;
-      setText(cells.pid, String(p.pid ?? ""));
-      setText(cells.name, p.name ?? "");
-      setText(cells.user, p.user ?? "");
-      setText(cells.cpu, p.cpu === null || p.cpu === undefined ? DASH : p.cpu.toFixed(1));
-      setText(cells.mem, p.mem_percent === null || p.mem_percent === undefined ? DASH : p.mem_percent.toFixed(1));
-      setText(cells.rss, bytes(p.rss));
-      setHidden(cells.gpu, !gpu);
-      setText(cells.gpu, p.gpu_mem === null || p.gpu_mem === undefined ? DASH : bytes(p.gpu_mem));
-      setText(cells.state, p.state ?? "");
-      setText(cells.cmd, p.cmd ?? "");
-      if (cells.cmd.title !== (p.cmd ?? "")) cells.cmd.title = p.cmd ?? "";
-    });
-    for (let i = rows.length; i < pool.length; i++) pool[i].tr.hidden = true;
+    // One bad row is skipped; the others are shown.
+    let shown = 0;
+    for (const p of rows) {
+      if (p === null || typeof p !== "object") continue;
+      try {
+        renderRow(shown, p, gpu);
+        shown += 1;
+      } catch (err) {
+        console.warn("hostpulse: process row skipped", err);
+      }
+    }
+    for (let i = shown; i < pool.length; i++) pool[i].tr.hidden = true;
   }
 
   function updateWatch() {
@@ -90,7 +107,7 @@ export function createProcesses(live) {
   details.addEventListener("toggle", updateWatch);
   document.addEventListener("visibilitychange", updateWatch);
   live.on("processes", (msg) => {
-    if (!watching) return;
+    if (!watching || msg === null || typeof msg !== "object") return;
     last = msg;
     setText(status, "");
     render();
