@@ -221,7 +221,7 @@ def test_connections_never_take_the_descriptors_the_sampler_needs(tmp_path):
     try:
         start = time.time()
         for i in range(600):
-            sock = connect_from(srv.url, f"127.0.1.{1 + i // 60}")
+            sock = connect_from(srv.url, f"127.0.1.{1 + i // 30}")  # within each rate
             socks.append(sock)
         time.sleep(4)  # 8 ticks while every descriptor the cap allows is held
         for sock in socks:

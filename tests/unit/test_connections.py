@@ -46,7 +46,7 @@ def test_per_client_cap_refuses_that_client_only(caplog):
         refused = [caps.admit("10.0.0.1") for _ in range(3)]
     assert all(isinstance(r, str) and "10.0.0.1 holds its maximum of 2" in r for r in refused)
     assert not isinstance(caps.admit("10.0.0.2"), str)
-    assert caps.refused == {"total": 0, "per_client": 3}
+    assert caps.refused == {"total": 0, "per_client": 3, "rate": 0}
     assert len(caplog.records) == 1  # one line for the episode, not one per refusal
     tickets[0].release()
     tickets[0].release()  # a second release gives back nothing more
@@ -71,3 +71,22 @@ def test_the_total_leaves_the_descriptor_reserve():
     assert total_for(20_000, wanted=500) == 500
     assert total_for(20_000, wanted=10**7) == 20_000 - FD_RESERVE  # never into the reserve
     assert total_for(100) == 16  # a tiny limit still serves a few
+
+
+def test_an_address_opening_connections_too_fast_is_refused_then_let_back(monkeypatch):
+    from hostpulse.web import connections as module
+
+    clock = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    caps = Connections(1000, 1000, exempt=lambda a: a == "127.0.0.1")
+    opened = [caps.admit("10.0.0.1") for _ in range(int(module.CONNECT_BURST))]
+    for ticket in opened:
+        ticket.release()  # closed at once: only the rate counts here
+    refused = caps.admit("10.0.0.1")
+    assert isinstance(refused, str) and "more than 10 a second" in refused
+    for _ in range(100):
+        caps.admit("10.0.0.1")  # hammering while refused costs nothing more
+    assert not isinstance(caps.admit("10.0.0.2"), str)  # another address is not affected
+    assert all(not isinstance(caps.admit("127.0.0.1"), str) for _ in range(100))  # a proxy
+    clock[0] += 0.5  # half a second at 10 a second: five more
+    assert sum(not isinstance(caps.admit("10.0.0.1"), str) for _ in range(10)) == 5

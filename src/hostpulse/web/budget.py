@@ -37,14 +37,19 @@ class InputBudget:
         self.at = time.monotonic() if now is None else now
 
     def spend(self, frames: int, nbytes: int, now: float | None = None) -> bool:
-        """Take ``frames`` and ``nbytes`` from the buckets; False once either is overdrawn
-        (what was spent stays spent: a flood does not earn its way back by retrying)."""
+        """Take ``frames`` and ``nbytes`` from the buckets; False, taking nothing, when
+        either does not hold that much (a refusal costs nothing: once a flood stops, the
+        budget is back within ``burst / rate`` seconds)."""
         now = time.monotonic() if now is None else now
         elapsed = max(0.0, now - self.at)
         self.at = now
-        self.frames = min(self.frame_burst, self.frames + elapsed * self.frame_rate) - frames
-        self.bytes = min(self.byte_burst, self.bytes + elapsed * self.byte_rate) - nbytes
-        return self.frames >= 0 and self.bytes >= 0
+        self.frames = min(self.frame_burst, self.frames + elapsed * self.frame_rate)
+        self.bytes = min(self.byte_burst, self.bytes + elapsed * self.byte_rate)
+        if frames > self.frames or nbytes > self.bytes:
+            return False
+        self.frames -= frames
+        self.bytes -= nbytes
+        return True
 
     def describe(self) -> str:
         return (

@@ -1,5 +1,8 @@
 """How many connections the server holds: at most ``total``, and at most ``per_client`` from
-one client address, so that neither one client nor many idle ones can take every descriptor.
+one client address, so that neither one client nor many idle ones can take every descriptor;
+and how fast one address may open them (:data:`CONNECTS_PER_SECOND`): each new viewer costs a
+handshake and a hello with minutes of history, so a client reconnecting in a loop would
+otherwise buy that work as fast as it likes.
 
 Each accepted connection gets a :class:`Ticket` (web/server.py) that it gives back when it
 closes; a websocket that outlives its request (web/driver.py) takes its ticket along.
@@ -18,6 +21,8 @@ import resource
 import time
 from collections.abc import Callable
 
+from hostpulse.web.budget import InputBudget
+
 log = logging.getLogger("hostpulse.connections")
 
 #: Descriptors never given to client connections: collectors, SQLite, logs, Redis, the
@@ -27,6 +32,12 @@ FD_RESERVE = 256
 TICKET = "hostpulse.connection"
 #: At most one log line this often about connections closed for sending no request in time.
 TIMEOUT_LOG_SECONDS = 60.0
+#: New connections one client address may open: a burst (a page load, a few tabs, a
+#: reload) and a steady rate. Trusted proxies are not limited here (nginx's own limits are).
+CONNECTS_PER_SECOND = 10.0
+CONNECT_BURST = 40.0
+#: Addresses whose connection rate is remembered; past this, idle ones are forgotten.
+MAX_RATED_ADDRESSES = 10_000
 
 
 def total_for(open_files: int, wanted: int = 0) -> int:
@@ -69,8 +80,9 @@ class Connections:
         self.exempt = exempt
         self.open = 0
         self._by_address: dict[str, int] = {}
-        #: Refusals by reason ("total", "per_client"), for /metrics.
-        self.refused = {"total": 0, "per_client": 0}
+        #: Refusals by reason ("total", "per_client", "rate"), for /metrics.
+        self.refused = {"total": 0, "per_client": 0, "rate": 0}
+        self._rates: dict[str, InputBudget] = {}
         self._refusing: set[str] = set()  # reasons refused since last below the cap
         #: Connections closed for not sending a whole request head in time, for /metrics.
         self.timed_out = 0
@@ -86,10 +98,27 @@ class Connections:
             return self._refuse(
                 "per_client", f"{address} holds its maximum of {self.per_client}", address
             )
+        if not from_proxy and not self._rate_of(address).spend(1, 0):
+            why = f"{address} opens more than {CONNECTS_PER_SECOND:g} a second"
+            return self._refuse("rate", why, address)
         self.open += 1
         if not from_proxy:
             self._by_address[address] = self._by_address.get(address, 0) + 1
         return Ticket(self, address, from_proxy)
+
+    def _rate_of(self, address: str) -> InputBudget:
+        rate = self._rates.get(address)
+        if rate is None:
+            if len(self._rates) >= MAX_RATED_ADDRESSES:
+                self._forget_idle()
+            rate = self._rates[address] = InputBudget(CONNECTS_PER_SECOND, CONNECT_BURST, 0, 0)
+        return rate
+
+    def _forget_idle(self) -> None:
+        """Drop the addresses whose burst has refilled: they are where a new one starts."""
+        now = time.monotonic()
+        refill = CONNECT_BURST / CONNECTS_PER_SECOND
+        self._rates = {a: r for a, r in self._rates.items() if now - r.at < refill}
 
     def _refuse(self, reason: str, why: str, address: str = "") -> str:
         self.refused[reason] += 1
@@ -109,6 +138,7 @@ class Connections:
             else:
                 del self._by_address[address]
             self._refusing.discard(f"per_client {address}")
+            self._refusing.discard(f"rate {address}")
         if self.open < self.total:
             self._refusing.discard("total ")
 
