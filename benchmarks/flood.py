@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import websocket  # noqa: E402
+import websocket
 
-from support import RawViewer, Server, client_frame, http_get  # noqa: E402
-from viewers import cpu_seconds, status_kb  # noqa: E402
+from support import RawViewer, Server, client_frame, http_get
+from viewers import cpu_seconds, status_kb
 
 KINDS = {
     "websocket pings": client_frame(0x9, b"x"),
