@@ -344,6 +344,7 @@ def _snapshot(args: argparse.Namespace) -> int:
         processes=args.processes,
         out=sys.stdout,
         process_cmdline=settings.process_cmdline,
+        containers_socket=settings.containers_socket,
     )
     return 0
 

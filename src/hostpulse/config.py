@@ -70,6 +70,9 @@ class Settings:
     sample_local: bool = False
     #: A viewer whose socket has not drained for this many seconds is disconnected.
     stall_timeout: float = 30.0
+    #: The container engine's API socket (Docker or Podman); None: where engines put it;
+    #: ``off``: no containers.
+    containers_socket: str | None = None
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -200,6 +203,16 @@ def _redis_url(raw: Any) -> str:
     return value
 
 
+def _socket(raw: Any) -> str:
+    value = str(raw).strip()
+    if value == "off":
+        return value
+    value = value.removeprefix("unix://")
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path to a unix socket (unix:// allowed) or off")
+    return value
+
+
 def _host_id(raw: Any) -> str:
     value = str(raw).strip()
     if not hostid.is_valid(value):
@@ -236,6 +249,10 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "stall_timeout": (
         _float_in(1, 3600),
         "seconds a viewer may leave its socket undrained before it is disconnected (default 30)",
+    ),
+    "containers_socket": (
+        _socket,
+        "Docker/Podman API socket, or off (default: /var/run/docker.sock, podman's if found)",
     ),
 }
 

@@ -13,10 +13,12 @@ from hostpulse.host import Host
 from hostpulse.sampler import Sampler
 
 
-def build_sampler(interval: float, process_cmdline: str = "truncated") -> Sampler:
+def build_sampler(
+    interval: float, process_cmdline: str = "truncated", containers_socket: str | None = None
+) -> Sampler:
     """Every collector of this machine, and the process table on demand."""
     return Sampler(
-        registry.default_collectors(),
+        registry.default_collectors() + registry.container_collectors(containers_socket),
         interval=interval,
         read_facts=host_facts.FactsReader().read,
         on_demand=[registry.process_collector(process_cmdline)],
@@ -31,6 +33,6 @@ def host_id(settings: Settings) -> str:
 def build_local_host(settings: Settings) -> Host:
     """Sampled in this process, every sample kept in its history."""
     history = History(settings.history_path)
-    sampler = build_sampler(settings.interval, settings.process_cmdline)
+    sampler = build_sampler(settings.interval, settings.process_cmdline, settings.containers_socket)
     sampler.subscribe(history.add)
     return Host(host_id(settings), sampler, history)

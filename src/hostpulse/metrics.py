@@ -11,6 +11,7 @@ The family is the text before the first dot and the field the text after the las
 instance may itself hold dots (a mount point ``/mnt/a.b`` or a VLAN interface ``eth0.100``).
 ``cpu.core.3`` reads as family ``cpu``, instance ``core``, field ``3``: the core number.
 ``disk.total.*`` and ``net.total.*`` are the sums over every disk and interface.
+``container.<name>.cpu`` is a container's CPU in % of one core (like a process's).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ INSTANCE_LABELS: dict[str, str] = {
     "net": "interface",
     "temp": "sensor",
     "fan": "sensor",
+    "container": "container",
 }
 
 TOTAL = "total"
@@ -83,14 +85,32 @@ def is_valid(text: str) -> bool:
 
 # --- units ------------------------------------------------------------------------------
 
-_BYTES_FIELDS = {"total", "used", "free", "available", "cached", "buffers", "rss"}
+_BYTES_FIELDS = {
+    "total",
+    "used",
+    "free",
+    "available",
+    "cached",
+    "buffers",
+    "rss",
+    "mem_used",
+    "mem_limit",
+}
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 def unit_of(text: str) -> str:
     """The unit of a key's value: '%', 'B', 'B/s', '/s', '°C', 'rpm', 's' or ''."""
     k = parse(text)
-    if k.family == "cpu" or k.field in ("percent", "busy"):
+    if (
+        k.family == "cpu"
+        or k.field in ("percent", "busy")
+        or (k.family, k.field)
+        == (
+            "container",
+            "cpu",
+        )
+    ):
         return "%"
     if k.family == "load":
         return ""

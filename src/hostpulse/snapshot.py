@@ -12,16 +12,21 @@ from hostpulse.sample import Sample
 
 
 def take(
-    interval: float, processes: bool = False, process_cmdline: str = "truncated"
+    interval: float,
+    processes: bool = False,
+    process_cmdline: str = "truncated",
+    containers_socket: str | None = None,
 ) -> tuple[dict[str, Any], Sample]:
     """Prime the counters, wait one interval, read again: the second sample has rates."""
-    sampler = build_sampler(interval, process_cmdline)
+    sampler = build_sampler(interval, process_cmdline, containers_socket)
     if processes:
         sampler.want("processes", "snapshot")
     sampler.tick()
     time.sleep(interval)
     sample = sampler.tick()
-    return sampler.facts, sample
+    facts = sampler.facts
+    sampler.stop()  # closes what collectors hold open (the containers' files and thread)
+    return facts, sample
 
 
 def run(
@@ -31,8 +36,9 @@ def run(
     processes: bool,
     out: TextIO,
     process_cmdline: str = "truncated",
+    containers_socket: str | None = None,
 ) -> None:
-    facts, sample = take(interval, processes, process_cmdline)
+    facts, sample = take(interval, processes, process_cmdline, containers_socket)
     if as_json:
         document = {
             "facts": facts,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hostpulse.collect import Collector
+from hostpulse.collect.containers import OFF, ContainerCollector
 from hostpulse.collect.cpu import CpuCollector
 from hostpulse.collect.disks import DiskIOCollector, FilesystemCollector
 from hostpulse.collect.memory import MemoryCollector
@@ -25,3 +26,8 @@ def default_collectors() -> list[Collector]:
 
 def process_collector(cmd_mode: str = "truncated", cmd_max: int = CMD_MAX) -> ProcessCollector:
     return ProcessCollector(cmd_mode=cmd_mode, cmd_max=cmd_max)
+
+
+def container_collectors(socket: str | None = None) -> list[Collector]:
+    """The running containers, from ``socket`` (None: where engines put theirs; ``off``: none)."""
+    return [] if socket == OFF else [ContainerCollector(socket)]
