@@ -54,7 +54,16 @@ def summary(host: Host, status: str) -> dict[str, Any]:
         "fs": None if busiest is None else [busiest[0], _r(busiest[1])],
         "rx": _r(values.get("net.total.rx_bps"), 0),
         "tx": _r(values.get("net.total.tx_bps"), 0),
+        "containers": containers_summary(host.facts.get("containers")),
     }
+
+
+def containers_summary(table: Any) -> list[int] | None:
+    """[running, unhealthy] from the host's containers facts; None without an engine."""
+    if not isinstance(table, dict):
+        return None
+    rows = [row for row in table.values() if isinstance(row, dict)]
+    return [len(rows), sum(1 for row in rows if row.get("health") == "unhealthy")]
 
 
 class Overview:

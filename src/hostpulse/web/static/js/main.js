@@ -6,6 +6,7 @@ import { createFilesystems } from "./filesystems.js";
 import { createIo } from "./io.js";
 import { createSysinfo } from "./sysinfo.js";
 import { createProcesses } from "./processes.js";
+import { createContainers } from "./containers.js";
 import { setText } from "./dom.js";
 import { ms } from "./format.js";
 
@@ -57,6 +58,7 @@ function start() {
   createFilesystems(live);
   createIo(live);
   createProcesses(live);
+  createContainers(live);
 }
 
 start();
