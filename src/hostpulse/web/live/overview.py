@@ -43,7 +43,7 @@ def summary(host: Host, status: str) -> dict[str, Any]:
             continue
         if busiest is None or value > busiest[1]:
             busiest = (key[3:-8], value)
-    return {
+    card = {
         "status": status,
         "last_seen": None if latest is None else latest.ts,
         "interval": host.interval,
@@ -54,8 +54,11 @@ def summary(host: Host, status: str) -> dict[str, Any]:
         "fs": None if busiest is None else [busiest[0], _r(busiest[1])],
         "rx": _r(values.get("net.total.rx_bps"), 0),
         "tx": _r(values.get("net.total.tx_bps"), 0),
-        "containers": containers_summary(host.facts.get("containers")),
     }
+    containers = containers_summary(host.facts.get("containers"))
+    if containers is not None:  # only hosts with an engine: the others' frames stay as they were
+        card["containers"] = containers
+    return card
 
 
 def containers_summary(table: Any) -> list[int] | None:
