@@ -60,6 +60,10 @@
 #   start-stop-daemon, for machines without systemd as PID 1 (containers, CI).
 # @param service_pidfile
 #   Pid file for the `base` provider.
+# @param containers_group
+#   A group that may open the container engine's socket (`docker`, or that of a read-only
+#   socket proxy), added to the service's groups so hostpulse shows containers. Off (undef)
+#   by default: the socket is root-equivalent (docs/CONTAINERS.md).
 class hostpulse (
   String                    $source,
   String                    $bind = '127.0.0.1',
@@ -89,6 +93,7 @@ class hostpulse (
   Boolean                   $manage_nginx_service = true,
   Optional[String]          $service_provider = undef,
   String                    $service_pidfile = '/run/hostpulse.pid',
+  Optional[String]          $containers_group = undef,
 ) {
   if $tls and ($tls_cert == undef or $tls_key == undef) {
     fail('hostpulse: tls => true needs tls_cert and tls_key')
@@ -188,12 +193,13 @@ class hostpulse (
     ensure  => file,
     mode    => '0644',
     content => epp('hostpulse/hostpulse.service.epp', {
-      'user'          => $user,
-      'group'         => $group,
-      'hostpulse_bin' => $hostpulse_bin,
-      'config_file'   => $config_file,
-      'data_dir'      => $data_dir,
-      'log_dir'       => $log_dir,
+      'user'             => $user,
+      'group'            => $group,
+      'hostpulse_bin'    => $hostpulse_bin,
+      'config_file'      => $config_file,
+      'data_dir'         => $data_dir,
+      'log_dir'          => $log_dir,
+      'containers_group' => $containers_group,
     }),
     notify  => Service['hostpulse'],
   }
