@@ -63,6 +63,16 @@ def test_panel_lists_running_containers_with_live_values(browser, served, podman
             seen.add(page.text(cpu))
         assert len(seen) >= 2 and all(PERCENT.match(v) for v in seen), seen
         assert page.text(f"{row} [data-testid=container-state]") == "running"
+        # its charts: seeded from the REST history, then live
+        page.page.click(row)
+        page.page.wait_for_selector("[data-testid=container-detail]", state="visible")
+        assert page.text("[data-testid=container-detail-name]") == f"{PREFIX}busy"
+        for chart in ("cpu", "mem", "net", "io"):
+            assert page.page.locator(f"#container-chart-{chart} canvas").count() == 1
+        page.page.select_option("[data-testid=container-range]", "3600")
+        page.page.wait_for_function(
+            "() => document.querySelectorAll('#container-chart-cpu canvas').length === 1"
+        )
         # sorted by CPU: the busy one first
         first = page.page.locator("[data-testid=container-row]").first
         assert first.get_attribute("data-container") == f"{PREFIX}busy"
@@ -72,7 +82,7 @@ def test_panel_lists_running_containers_with_live_values(browser, served, podman
         page.page.wait_for_function(
             "(sel) => document.querySelector(sel)?.textContent === 'unhealthy'",
             arg=f"{sick} [data-testid=container-health]",
-            timeout=20000,
+            timeout=35000,  # re-inspected every 15 s, asked every 5 s
         )
         assert "1 unhealthy" in page.text("#containers-count")
         status, host = get_json(f"{served.url}/api/v1/hosts/{socket.gethostname()}")

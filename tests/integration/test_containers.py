@@ -37,7 +37,7 @@ def podman(tmp_path_factory):
 
 @pytest.fixture
 def sampler(podman):
-    collector = ContainerCollector(str(podman.socket), refresh=1.0)
+    collector = ContainerCollector(str(podman.socket), refresh=1.0, reinspect=2.0)
     s = Sampler([collector], interval=1.0)
     yield s
     s.stop()

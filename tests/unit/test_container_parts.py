@@ -200,6 +200,35 @@ def test_v2_container_that_the_engine_drops_goes_gone(tmp_path):
         server.close()
 
 
+def test_known_containers_are_not_inspected_every_refresh(tmp_path):
+    pid = 4244
+    write_v2_container(tmp_path, pid, 1, MiB, 0)
+    listed = [{"Id": ID, "Names": ["/web"], "Image": "nginx:1", "Status": "Up 1 second"}]
+    server = SocketServer(tmp_path / "engine.sock", engine_respond(pid, listed=listed))
+    collector = ContainerCollector(server.path, proc=str(tmp_path / "proc"), reinspect=0.5)
+
+    def inspects() -> int:
+        return sum(1 for line in server.requests if f"/containers/{ID}/json" in line)
+
+    try:
+        collector.refresh_once()
+        collector.refresh_once()  # the list only: nothing new in it
+        assert inspects() == 1
+        listed[0]["Status"] = "Up 3 seconds (unhealthy)"  # Docker's list says health
+        collector.refresh_once()
+        assert inspects() == 2
+        time.sleep(0.6)  # and a while later anyway (Podman's list says nothing of health)
+        collector.refresh_once()
+        assert inspects() == 3
+        collector._stale.add(ID)  # a tick found it gone: perhaps restarted with a new pid
+        collector.refresh_once()
+        assert inspects() == 4
+        assert len(server.requests) == 5 + 4
+    finally:
+        collector.close()
+        server.close()
+
+
 def test_memory_limit_from_v2_file(tmp_path):
     group = write_v2_container(tmp_path, 7, 1, MiB, 0)
     (group / "memory.max").write_text("268435456\n")

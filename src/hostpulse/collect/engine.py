@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,19 @@ _KEEP = frozenset(
     {"Id", "Name", "Created", "RestartCount", "State"}
     | {"Status", "Pid", "StartedAt", "Health"}  # State's members (Health has a Status too)
 )
+
+
+#: Asked for each listed container: its earlier info to use instead of inspecting, or None.
+Reuse = Callable[[str, dict[str, Any]], "ContainerInfo | None"]
+
+
+def health_hint(listed: dict[str, Any]) -> str:
+    """What a list entry says of health: Docker writes it into ``Status`` ("Up 2 hours
+    (unhealthy)"); Podman does not (then always "")."""
+    status = listed.get("Status")
+    if not isinstance(status, str) or "(" not in status:
+        return ""
+    return status[status.rfind("(") :]
 
 
 class EngineError(Exception):
@@ -187,8 +201,12 @@ class Engine:
     def _get(self, url: str, hook: Any = None) -> Any:
         return _json(get(self.path, API + url, self.timeout), url, hook)
 
-    def running(self) -> list[ContainerInfo]:
-        """Every running container, with what inspecting each one tells."""
+    def running(self, reuse: Reuse | None = None) -> list[ContainerInfo]:
+        """Every running container, with what inspecting each one tells.
+
+        ``reuse(id, listed entry)`` may answer a container's earlier :class:`ContainerInfo`
+        instead of inspecting it again (the inspect is the costly call, for both sides).
+        """
         listed = self._get("/containers/json")
         if not isinstance(listed, list):
             raise EngineError("GET /containers/json: not a list")
@@ -196,6 +214,10 @@ class Engine:
         for item in listed:
             if not isinstance(item, dict) or not isinstance(item.get("Id"), str):
                 raise EngineError("GET /containers/json: an entry without an Id")
+            known = reuse(item["Id"], item) if reuse is not None else None
+            if known is not None:
+                found.append(known)
+                continue
             try:
                 found.append(self._inspect(item))
             except EngineError as exc:

@@ -1,9 +1,36 @@
 // Containers panel: one row per running container, from container.<name>.* keys (live
 // values) and facts.containers (state, health, image, start time: sent on change only).
 // Hidden when the host reports no containers table (no engine socket). Rows come and go
-// with their keys; the table sorts by CPU, memory, network or I/O.
+// with their keys; the table sorts by CPU, memory, network or I/O. Clicking a row shows that
+// container's charts over the chosen range (REST history, then one point per sample).
 import { h, setText, setHidden } from "./dom.js";
-import { bytes, duration, pct, rate, parseKey, DASH } from "./format.js";
+import { bytes, bytesShort, duration, pct, rate, parseKey, DASH } from "./format.js";
+import { RollingChart } from "./charts.js";
+
+// range select value (seconds) -> history step (seconds): ~360 points whatever the range
+const STEPS = { 300: 1, 3600: 10, 86400: 240 };
+const CHARTS = [
+  { id: "cpu", series: [{ field: "cpu", label: "CPU", color: "--c-cpu", fill: true }], fmt: (v) => pct(v), axisFmt: (v) => `${Math.round(v)}%` },
+  { id: "mem", series: [{ field: "mem_used", label: "Memory", color: "--c-mem", fill: true }], fmt: (v) => bytes(v), axisFmt: bytesShort },
+  {
+    id: "net",
+    series: [
+      { field: "rx_bps", label: "Receive", color: "--c-rx" },
+      { field: "tx_bps", label: "Send", color: "--c-tx" },
+    ],
+    fmt: (v) => rate(v),
+    axisFmt: bytesShort,
+  },
+  {
+    id: "io",
+    series: [
+      { field: "read_bps", label: "Read", color: "--c-read" },
+      { field: "write_bps", label: "Write", color: "--c-write" },
+    ],
+    fmt: (v) => rate(v),
+    axisFmt: bytesShort,
+  },
+];
 
 const SORTS = {
   name: null,
@@ -22,6 +49,12 @@ export function createContainers(live) {
   const rows = new Map(); // instance -> {tr, cells}
   let sortBy = "cpu";
   let values = new Map();
+  const detail = document.getElementById("container-detail");
+  const detailName = document.getElementById("container-detail-name");
+  const rangeSel = document.getElementById("container-range");
+  let selected = null;
+  let charts = [];
+  let fetchToken = 0;
 
   const facts = () => live.facts.containers;
 
@@ -43,7 +76,7 @@ export function createContainers(live) {
     };
     const tr = h(
       "tr",
-      { "data-testid": "container-row", "data-container": name },
+      { "data-testid": "container-row", "data-container": name, class: "clickable", tabindex: "0" },
       cells.name,
       h("td", { class: "col-badges" }, cells.state, " ", cells.health),
       cells.cpu,
@@ -54,6 +87,51 @@ export function createContainers(live) {
       cells.uptime,
     );
     rows.set(name, { tr, cells });
+    const pick = () => select(selected === name ? null : name);
+    tr.addEventListener("click", pick);
+    tr.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        pick();
+      }
+    });
+  }
+
+  function keysOf(name, chart) {
+    return chart.series.map((s) => `container.${name}.${s.field}`);
+  }
+
+  // The selected container's charts: built on select, seeded from the REST history of the
+  // chosen range, then one point per sample (at 1 s; coarser ranges keep their history).
+  async function select(name) {
+    for (const c of charts) c.destroy();
+    charts = [];
+    selected = name;
+    for (const [n, r] of rows) r.tr.setAttribute("aria-selected", String(n === name));
+    setHidden(detail, name === null);
+    if (name === null) return;
+    setText(detailName, ((facts() || {})[name] || {}).name || name);
+    for (const spec of CHARTS) {
+      const el = document.getElementById(`container-chart-${spec.id}`);
+      el.replaceChildren();
+      const keys = keysOf(name, spec);
+      const series = spec.series.map((s, i) => ({ key: keys[i], label: s.label, color: s.color, fill: s.fill }));
+      charts.push(new RollingChart(el, { series, height: 110, fmt: spec.fmt, axisFmt: spec.axisFmt, maxPoints: 400 }));
+    }
+    const since = Number(rangeSel.value);
+    const token = ++fetchToken;
+    if (!live.host) return;
+    const keys = CHARTS.flatMap((spec) => keysOf(name, spec));
+    try {
+      const url = `/api/v1/hosts/${encodeURIComponent(live.host)}/history?keys=${keys.map(encodeURIComponent).join(",")}&since=-${since}&step=${STEPS[since] || 1}`;
+      const resp = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (!resp.ok) return;
+      const body = await resp.json();
+      if (token !== fetchToken || !body || !Array.isArray(body.ts)) return;
+      for (const c of charts) c.setHistory(body);
+    } catch (err) {
+      // network error or not JSON: the live points still come
+    }
   }
 
   function fill(name, r) {
@@ -89,6 +167,7 @@ export function createContainers(live) {
       if (!names.has(name)) {
         r.tr.remove();
         rows.delete(name);
+        if (selected === name) select(null);
       }
     }
     for (const name of names) if (!rows.has(name)) addRow(name);
@@ -120,11 +199,14 @@ export function createContainers(live) {
   live.on("hello", (msg) => {
     values = msg.values;
     render();
+    if (selected !== null) select(selected);
   });
   live.on("sample", (msg) => {
     values = msg.values;
     render();
+    if (selected !== null && Number(rangeSel.value) === 300) for (const c of charts) c.pushFrom(msg.ts, values);
   });
+  rangeSel.addEventListener("change", () => selected !== null && select(selected));
   live.on("facts", render);
   setHidden(panel, true);
 }
