@@ -121,8 +121,10 @@ def containers_rows(counts: list[int], n: int, pause: float) -> list[str]:
                       file=sys.stderr)  # fmt: skip
                 collector = ContainerCollector(socket_path)
                 try:
-                    asks = cpu_calls(collector.refresh_once, 5, 0)
-                    rows.append(row(f"CPU: {count} containers, engine ask (5 s)", asks))
+                    first = cpu_calls(collector.refresh_once, 1, 0)  # every container inspected
+                    rows.append(row(f"CPU: {count} ctrs, engine ask, inspecting", first))
+                    asks = cpu_calls(collector.refresh_once, 5, 0)  # the list only (5 s)
+                    rows.append(row(f"CPU: {count} ctrs, engine ask, list only", asks))
                     collector.read()
                     followed = len(collector._entries)
                     us = cpu_calls(collector.read, n, pause)
