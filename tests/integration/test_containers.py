@@ -202,3 +202,24 @@ def test_failing_healthcheck_turns_unhealthy(podman, sampler):
         assert "Env" not in row and "Config" not in row
     finally:
         podman.rm("sick")
+
+
+def test_paused_container_stays_with_state_paused_and_no_cpu(podman, sampler):
+    podman.run("paused", "exec yes > /dev/null")
+    try:
+        tick_until(sampler, lambda s: s.values.get(k("paused", "cpu")) is not None, 5, "cpu")
+        podman("pause", PREFIX + "paused")
+
+        def paused(sample) -> bool:
+            row = sampler.facts.get("containers", {}).get(PREFIX + "paused")
+            return row is not None and row["state"] == "paused"
+
+        tick_until(sampler, paused, 6, "state paused")
+        sampler.tick()
+        time.sleep(1)
+        sample = sampler.tick()
+        assert sample.values[k("paused", "cpu")] < 1  # frozen
+        assert sample.values[k("paused", "pids")] == 1
+    finally:
+        podman("unpause", PREFIX + "paused", check=False)
+        podman.rm("paused")

@@ -57,7 +57,7 @@ def engine_respond(pid: int, chunked: bool = False, listed=None):
 
     def respond(request: str) -> bytes:
         line = request.split("\r\n", 1)[0]
-        if line.startswith("GET /v1.41/containers/json "):
+        if line.startswith("GET /v1.41/containers/json?filters="):
             return http(listed, chunked=chunked)
         if line.startswith(f"GET /v1.41/containers/{ID}/json "):
             return http(inspect_answer(pid), chunked=chunked)
@@ -164,7 +164,9 @@ def test_v2_container_that_the_engine_drops_goes_gone(tmp_path):
 def test_known_containers_are_not_inspected_every_refresh(tmp_path):
     pid = 4244
     write_v2_container(tmp_path, pid, 1, MiB, 0)
-    listed = [{"Id": ID, "Names": ["/web"], "Image": "nginx:1", "Status": "Up 1 second"}]
+    listed = [
+        {"Id": ID, "Names": ["/web"], "Image": "nginx:1", "State": "running", "Status": "Up 1 s"}
+    ]
     server = SocketServer(tmp_path / "engine.sock", engine_respond(pid, listed=listed))
     collector = ContainerCollector(server.path, proc=str(tmp_path / "proc"), reinspect=0.5)
 

@@ -111,3 +111,5 @@ def test_containers_summary_counts_running_and_unhealthy():
     assert containers_summary({}) == [0, 0]
     table = {"a": {"health": "unhealthy"}, "b": {"health": None}, "c": {"health": "healthy"}}
     assert containers_summary(table) == [3, 1]
+    table["d"] = {"state": "paused", "health": None}
+    assert containers_summary(table) == [3, 1]

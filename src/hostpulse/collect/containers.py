@@ -172,7 +172,7 @@ class ContainerCollector:
         def reuse(ident: str, listed: dict[str, Any]) -> ContainerInfo | None:
             hints[ident] = hint = health_hint(listed)
             known = self._inspected.get(ident)
-            if known is None or ident in stale or listed.get("State") not in (None, "running"):
+            if known is None or ident in stale or listed.get("State") != known[0].state:
                 return None
             info, at, known_hint = known
             fresh = listed_at - at < self._reinspect and hint == known_hint
@@ -228,7 +228,7 @@ class ContainerCollector:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(5)
+            self._thread.join(1)  # a daemon: an engine call still hanging ends by itself
             self._thread = None
         for entry in self._entries.values():
             entry.close()

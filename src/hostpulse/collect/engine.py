@@ -1,6 +1,6 @@
 """The container engine's API (Docker's, or Podman's Docker-compatible one) over its unix socket.
 
-Only read-only calls: ``GET /containers/json`` (the running containers) and ``GET
+Only read-only calls: ``GET /containers/json`` (the running and paused containers) and ``GET
 /containers/<id>/json`` (one container's pid, health, restart count, start time). Every call
 has one deadline for connecting, sending and reading the whole answer, and a size cap, so a
 socket that hangs, trickles or answers garbage costs at most ``timeout`` seconds and raises
@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 API = "/v1.41"
 TIMEOUT = 2.0
@@ -52,6 +53,12 @@ def health_hint(listed: dict[str, Any]) -> str:
     if not isinstance(status, str) or "(" not in status:
         return ""
     return status[status.rfind("(") :]
+
+
+#: The states shown: those with processes and a cgroup (a paused container's are frozen).
+SHOWN = ("running", "paused")
+#: The list call: running and paused containers (Podman leaves paused ones out by default).
+LIST_URL = "/containers/json?filters=" + quote(json.dumps({"status": list(SHOWN)}))
 
 
 class EngineError(Exception):
@@ -207,7 +214,7 @@ class Engine:
         ``reuse(id, listed entry)`` may answer a container's earlier :class:`ContainerInfo`
         instead of inspecting it again (the inspect is the costly call, for both sides).
         """
-        listed = self._get("/containers/json")
+        listed = self._get(LIST_URL)
         if not isinstance(listed, list):
             raise EngineError("GET /containers/json: not a list")
         found = []
@@ -233,8 +240,8 @@ class Engine:
         if not isinstance(state, dict):
             raise EngineError(f"GET {url}: no State")
         pid = state.get("Pid")
-        if state.get("Status") != "running" or not isinstance(pid, int) or pid <= 0:
-            return None  # stopped or paused between the list and the inspect
+        if state.get("Status") not in SHOWN or not isinstance(pid, int) or pid <= 0:
+            return None  # stopped since the list was read
         health = state.get("Health")
         names = listed.get("Names") or [data.get("Name") or ident[:12]]
         restarts = data.get("RestartCount")

@@ -62,11 +62,13 @@ def summary(host: Host, status: str) -> dict[str, Any]:
 
 
 def containers_summary(table: Any) -> list[int] | None:
-    """[running, unhealthy] from the host's containers facts; None without an engine."""
+    """[running, unhealthy] from the host's containers facts (paused ones do not run);
+    None without an engine."""
     if not isinstance(table, dict):
         return None
     rows = [row for row in table.values() if isinstance(row, dict)]
-    return [len(rows), sum(1 for row in rows if row.get("health") == "unhealthy")]
+    running = sum(1 for row in rows if row.get("state", "running") == "running")
+    return [running, sum(1 for row in rows if row.get("health") == "unhealthy")]
 
 
 class Overview:

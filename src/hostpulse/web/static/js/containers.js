@@ -183,8 +183,11 @@ export function createContainers(live) {
       const tr = rows.get(name).tr;
       if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null);
     });
-    const unhealthy = Object.values(table || {}).filter((c) => c.health === "unhealthy").length;
-    setText(count, rows.size ? `${rows.size} running${unhealthy ? ` · ${unhealthy} unhealthy` : ""}` : "");
+    const all = Object.values(table || {});
+    const paused = all.filter((c) => c.state === "paused").length;
+    const unhealthy = all.filter((c) => c.health === "unhealthy").length;
+    const parts = [`${rows.size - paused} running`, paused && `${paused} paused`, unhealthy && `${unhealthy} unhealthy`];
+    setText(count, rows.size ? parts.filter(Boolean).join(" · ") : "");
     setHidden(empty, rows.size > 0);
   }
 

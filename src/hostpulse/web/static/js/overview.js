@@ -93,7 +93,7 @@ function render(card) {
   setBar(p.fsBar, s.fs ? s.fs[1] : null);
   // containers: [running, unhealthy], absent without an engine socket
   p.ctr.hidden = !s.containers;
-  if (s.containers) setText(p.ctr, `${s.containers[0]} containers` + (s.containers[1] ? ` · ${s.containers[1]} unhealthy` : ""));
+  if (s.containers) setText(p.ctr, `${s.containers[0]} containers running` + (s.containers[1] ? ` · ${s.containers[1]} unhealthy` : ""));
   if (p.ctr.dataset.unhealthy !== String(!!(s.containers && s.containers[1]))) p.ctr.dataset.unhealthy = String(!!(s.containers && s.containers[1]));
   draw(p.usage.lines.cpu, card.spark.cpu, 100);
   draw(p.usage.lines.mem, card.spark.mem, 100);
