@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +38,10 @@ class Podman:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.rootfs = tmp / "rootfs"
-        self.socket = tmp / "podman.sock"
+        # podman refuses a run root longer than 50 characters, and a unix socket path has
+        # at most 107: both go in a short directory of their own (pytest's are long)
+        self.short = Path(tempfile.mkdtemp(prefix="hp13-", dir="/tmp"))
+        self.socket = self.short / "podman.sock"
         self.names: list[str] = []
         self.service: subprocess.Popen | None = None
         conf = tmp / "containers.conf"
@@ -52,7 +56,7 @@ class Podman:
             "--root",
             str(tmp / "storage"),
             "--runroot",
-            str(tmp / "run"),
+            str(self.short / "run"),
         ]
         for sub in ("bin", "proc", "sys", "dev", "tmp", "etc", "data"):
             (self.rootfs / sub).mkdir(parents=True, exist_ok=True)
@@ -110,3 +114,4 @@ class Podman:
             except subprocess.TimeoutExpired:
                 self.service.kill()
                 self.service.wait(5)
+        shutil.rmtree(self.short, ignore_errors=True)
