@@ -7,6 +7,11 @@ worker's CPU share at a 1 s interval. Prints a table; asserts nothing.
 The GPU rows are CPU time (the machine may be shared): the NVML reader against the stub of
 tests/gpu_fakes.py (the reader's own cost: a real NVML call adds the driver's, measured where
 a GPU is present), and the sysfs readers against a fake AMD and Intel tree on disk.
+
+With ``--containers 1 10 100`` it also starts that many busybox ``sleep`` containers in a
+Podman of its own (tests/podman_support.py: its own storage, names hp13-bench-*, all removed
+at the end) and measures the containers collector per container per tick, and the whole
+sample without processes with 10 of them. CPU time (process_time), not wall time.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import gpu_fakes
 from hostpulse.collect import host as host_facts
 from hostpulse.collect import registry
 from hostpulse.collect.battery import BatteryCollector
+from hostpulse.collect.containers import ContainerCollector
 from hostpulse.collect.gpu import GpuCollector
 from hostpulse.collect.gpu_nvml import NvmlGpus
 from hostpulse.collect.gpu_sysfs import DrmGpus
@@ -149,12 +155,81 @@ def worker_cpu(seconds: float) -> tuple[float, float]:
     return 100 * cpu / wall, sampler.stats.ticks
 
 
+def cpu_calls(call, n: int, pause: float) -> list[float]:
+    """CPU microseconds per call (user + system of this thread: the containers collector's
+    engine thread is measured apart), n calls."""
+    out = []
+    for _ in range(n):
+        t0 = time.thread_time()
+        call()
+        out.append((time.thread_time() - t0) * 1e6)
+        if pause:
+            time.sleep(pause)
+    return out
+
+
+def containers_rows(counts: list[int], n: int, pause: float) -> list[str]:
+    from podman_support import Podman, podman_missing
+
+    missing = podman_missing()
+    if missing:
+        return [f"containers: skipped ({missing})"]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="hp13-bench-") as tmp:
+        podman = Podman(Path(tmp))
+        try:
+            socket_path = podman.start_service()
+            running = 0
+            for count in sorted(counts):
+                started = time.monotonic()
+                while running < count:
+                    podman.run(f"bench-{running}", "exec sleep 3600")
+                    running += 1
+                print(f"  {count} containers running ({time.monotonic() - started:.0f} s to start)",
+                      file=sys.stderr)  # fmt: skip
+                collector = ContainerCollector(socket_path)
+                try:
+                    first = cpu_calls(collector.refresh_once, 1, 0)  # every container inspected
+                    rows.append(row(f"CPU: {count} ctrs, engine ask, inspecting", first))
+                    asks = cpu_calls(collector.refresh_once, 5, 0)  # the list only (5 s)
+                    rows.append(row(f"CPU: {count} ctrs, engine ask, list only", asks))
+                    collector.read()
+                    followed = len(collector._entries)
+                    us = cpu_calls(collector.read, n, pause)
+                    per = [u / max(followed, 1) for u in us]
+                    rows.append(row(f"CPU: {followed} containers, per container", per))
+                    rows.append(row(f"CPU: {followed} containers, collector", us))
+                    if count == 10:
+                        without = whole_with(None, n, pause)
+                        rows.append(row("CPU: whole sample, no processes", without))
+                        with_ten = whole_with(collector, n, pause)
+                        rows.append(row("CPU: same, with 10 containers", with_ten))
+                finally:
+                    collector.close()
+        finally:
+            podman.close()
+    return rows
+
+
+def whole_with(collector, n: int, pause: float) -> list[float]:
+    """CPU µs of a whole tick without processes, with ``collector`` (None: without it)."""
+    extra = [] if collector is None else [collector]
+    sampler = Sampler(
+        [*registry.default_collectors(), *extra], read_facts=host_facts.FactsReader().read
+    )
+    sampler.tick()
+    return cpu_calls(sampler.tick, n, pause)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=300, help="reads per measurement (>= 200)")
     parser.add_argument("--pause", type=float, default=0.01, help="seconds between reads")
     parser.add_argument("--cpu-seconds", type=float, default=60, help="worker CPU window")
     parser.add_argument("--gpu-only", action="store_true", help="GPU readers and whole sample")
+    parser.add_argument(
+        "--containers", type=int, nargs="*", default=[], help="numbers of containers to measure"
+    )
     args = parser.parse_args()
 
     print(
@@ -174,6 +249,9 @@ def main() -> int:
         print(line)
     print(row("whole sample, no processes", whole_sample(args.ticks, args.pause, False)))
     print(row("whole sample, with processes", whole_sample(args.ticks, args.pause, True)))
+    if args.containers:
+        for line in containers_rows(args.containers, args.ticks, args.pause):
+            print(line)
     if args.cpu_seconds > 0:
         percent, ticks = worker_cpu(args.cpu_seconds)
         print(

@@ -27,9 +27,7 @@ class Agent:
     def __init__(self, settings: Settings) -> None:
         if not settings.redis:
             raise ValueError("the agent needs a Redis URL (--redis or HOSTPULSE_REDIS)")
-        self.sampler: Sampler = local.build_sampler(
-            settings.interval, settings.process_cmdline, str(settings.gpu_sysfs)
-        )
+        self.sampler: Sampler = local.build_sampler(settings)
         self.publisher = Publisher(
             settings.redis,
             local.host_id(settings),

@@ -352,14 +352,7 @@ def _snapshot(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from hostpulse import snapshot
 
-    snapshot.run(
-        interval,
-        as_json=args.json,
-        processes=args.processes,
-        out=sys.stdout,
-        process_cmdline=settings.process_cmdline,
-        gpu_sysfs=str(settings.gpu_sysfs),
-    )
+    snapshot.run(settings, interval, as_json=args.json, processes=args.processes, out=sys.stdout)
     return 0
 
 

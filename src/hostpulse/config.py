@@ -83,6 +83,9 @@ class Settings:
     #: Where AMD and Intel GPUs are read (``<gpu_sysfs>/class/drm``): /sys, or the host's
     #: /sys mounted elsewhere in a container; tests point it at a tree of their own.
     gpu_sysfs: Path = Path("/sys")
+    #: The container engine's API socket (Docker or Podman); None: where engines put it;
+    #: ``off``: no containers.
+    containers_socket: str | None = None
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -234,6 +237,16 @@ def _redis_url(raw: Any) -> str:
     return value
 
 
+def _socket(raw: Any) -> str:
+    value = str(raw).strip()
+    if value == "off":
+        return value
+    value = value.removeprefix("unix://")
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path to a unix socket (unix:// allowed) or off")
+    return value
+
+
 def _host_id(raw: Any) -> str:
     value = str(raw).strip()
     if not hostid.is_valid(value):
@@ -288,6 +301,10 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
         "seconds a client has to send a request's headers, or idle on keep-alive (default 10)",
     ),
     "gpu_sysfs": (_path, "sysfs root where AMD and Intel GPUs are read (default /sys)"),
+    "containers_socket": (
+        _socket,
+        "Docker/Podman API socket, or off (default: /var/run/docker.sock, podman's if found)",
+    ),
 }
 
 

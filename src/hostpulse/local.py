@@ -13,16 +13,16 @@ from hostpulse.host import Host
 from hostpulse.sampler import Sampler
 
 
-def build_sampler(
-    interval: float, process_cmdline: str = "truncated", gpu_sysfs: str = "/sys"
-) -> Sampler:
-    """Every collector of this machine, and the process table on demand."""
-    gpus = registry.gpu_collector(gpu_sysfs)  # one NVML handle for the GPUs and the table
+def build_sampler(settings: Settings, interval: float | None = None) -> Sampler:
+    """Every collector of this machine (where ``settings`` say to look), and the process
+    table on demand; ``interval`` instead of the setting's (a snapshot's)."""
+    gpus = registry.gpu_collector(str(settings.gpu_sysfs))  # one NVML handle: GPUs and table
+    containers = registry.container_collectors(settings.containers_socket)
     return Sampler(
-        registry.default_collectors(gpus),
-        interval=interval,
+        registry.default_collectors(gpus) + containers,
+        interval=settings.interval if interval is None else interval,
         read_facts=host_facts.FactsReader().read,
-        on_demand=[registry.process_collector(process_cmdline, gpus=gpus)],
+        on_demand=[registry.process_collector(settings.process_cmdline, gpus=gpus)],
     )
 
 
@@ -34,6 +34,6 @@ def host_id(settings: Settings) -> str:
 def build_local_host(settings: Settings) -> Host:
     """Sampled in this process, every sample kept in its history."""
     history = History(settings.history_path)
-    sampler = build_sampler(settings.interval, settings.process_cmdline, str(settings.gpu_sysfs))
+    sampler = build_sampler(settings)
     sampler.subscribe(history.add)
     return Host(host_id(settings), sampler, history)

@@ -13,6 +13,7 @@ instance may itself hold dots (a mount point ``/mnt/a.b`` or a VLAN interface ``
 ``disk.total.*`` and ``net.total.*`` are the sums over every disk and interface.
 ``gpu.0.util`` is GPU 0's utilization (the instance is the GPU's index, NVIDIA's first in
 NVML's order, then AMD and Intel cards); ``battery.percent`` has no instance.
+``container.<name>.cpu`` is a container's CPU in % of one core (like a process's).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ INSTANCE_LABELS: dict[str, str] = {
     "temp": "sensor",
     "fan": "sensor",
     "gpu": "gpu",
+    "container": "container",
 }
 
 TOTAL = "total"
@@ -86,7 +88,17 @@ def is_valid(text: str) -> bool:
 
 # --- units ------------------------------------------------------------------------------
 
-_BYTES_FIELDS = {"total", "used", "free", "available", "cached", "buffers", "rss"}
+_BYTES_FIELDS = {
+    "total",
+    "used",
+    "free",
+    "available",
+    "cached",
+    "buffers",
+    "rss",
+    "mem_used",
+    "mem_limit",
+}
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 #: GPU fields by unit (``gpu.<index>.<field>``); a GPU's fan is a duty cycle, not rpm.
 _GPU_UNITS = {
@@ -111,7 +123,8 @@ def unit_of(text: str) -> str:
         return _GPU_UNITS.get(k.field, "")
     if k.family == "battery":
         return _BATTERY_UNITS.get(k.field, "")
-    if k.family == "cpu" or k.field in ("percent", "busy"):
+    container_cpu = k.family == "container" and k.field == "cpu"  # of one core, like a process
+    if k.family == "cpu" or k.field in ("percent", "busy") or container_cpu:
         return "%"
     if k.family == "load":
         return ""

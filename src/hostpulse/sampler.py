@@ -29,7 +29,7 @@ MIN_INTERVAL = 0.25
 MAX_INTERVAL = 60.0
 
 #: Tables that rarely change travel with the host's facts, not with every sample.
-FACT_TABLES = ("filesystems", "gpus")
+FACT_TABLES = ("filesystems", "gpus", "containers")
 
 SampleListener = Callable[[Sample], None]
 FactsListener = Callable[[dict[str, Any]], None]
@@ -234,6 +234,10 @@ class Sampler:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        for collector in [*self._collectors, *self._on_demand.values()]:
+            close = getattr(collector, "close", None)  # one with a thread or open files
+            if close is not None:
+                close()
 
     def run(self) -> None:
         """Tick until :meth:`stop`: tick n at start + n × interval, skipping missed slots."""

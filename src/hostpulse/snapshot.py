@@ -7,36 +7,30 @@ import time
 from typing import Any, TextIO
 
 from hostpulse import metrics
+from hostpulse.config import Settings
 from hostpulse.local import build_sampler
 from hostpulse.sample import Sample
 
 
 def take(
-    interval: float,
-    processes: bool = False,
-    process_cmdline: str = "truncated",
-    gpu_sysfs: str = "/sys",
+    settings: Settings, interval: float, processes: bool = False
 ) -> tuple[dict[str, Any], Sample]:
     """Prime the counters, wait one interval, read again: the second sample has rates."""
-    sampler = build_sampler(interval, process_cmdline, gpu_sysfs)
+    sampler = build_sampler(settings, interval)
     if processes:
         sampler.want("processes", "snapshot")
     sampler.tick()
     time.sleep(interval)
     sample = sampler.tick()
-    return sampler.facts, sample
+    facts = sampler.facts
+    sampler.stop()  # closes what collectors hold open (the containers' files and thread)
+    return facts, sample
 
 
 def run(
-    interval: float,
-    *,
-    as_json: bool,
-    processes: bool,
-    out: TextIO,
-    process_cmdline: str = "truncated",
-    gpu_sysfs: str = "/sys",
+    settings: Settings, interval: float, *, as_json: bool, processes: bool, out: TextIO
 ) -> None:
-    facts, sample = take(interval, processes, process_cmdline, gpu_sysfs)
+    facts, sample = take(settings, interval, processes)
     if as_json:
         document = {
             "facts": facts,

@@ -181,3 +181,25 @@ def test_install_scripts_are_valid_shell():
 
 def test_modulepath_layout():
     assert (MODULES / "hostpulse" / "manifests" / "init.pp").exists()
+
+
+def test_unit_containers_group_is_off_by_default_and_verifies_when_on(tmp_path):
+    """The socket is root-equivalent: the shipped unit has no extra group; the module's
+    containers_group parameter adds one, and the unit still verifies."""
+    assert not [ln for ln in UNIT.read_text().splitlines() if ln.startswith("SupplementaryGroups")]
+    require(tools_missing("puppet", "systemd-analyze"))
+    from support import render_epp
+
+    values = {
+        "user": "hostpulse",
+        "group": "hostpulse",
+        "hostpulse_bin": str(HOSTPULSE_BIN),
+        "config_file": "/etc/hostpulse/hostpulse.toml",
+        "data_dir": "/var/lib/hostpulse",
+        "log_dir": "/var/log/hostpulse",
+        "containers_group": "docker",
+    }
+    unit = tmp_path / "hostpulse.service"
+    unit.write_text(render_epp("hostpulse.service.epp", values, tmp_path))
+    assert "SupplementaryGroups=docker" in unit.read_text().splitlines()
+    assert _verify(unit) == []

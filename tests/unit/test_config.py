@@ -138,3 +138,20 @@ def test_interval_bounds_are_the_samplers():
             config.load(environ={}, flags={"interval": outside})
         with pytest.raises(ValueError):
             Sampler([], interval=outside)
+
+
+def test_containers_socket():
+    assert config.load(environ={}).containers_socket is None  # found where engines put it
+    env = {"HOSTPULSE_CONTAINERS_SOCKET": "unix:///run/podman/podman.sock"}
+    assert config.load(environ=env).containers_socket == "/run/podman/podman.sock"
+    assert config.load(environ={"HOSTPULSE_CONTAINERS_SOCKET": "off"}).containers_socket == "off"
+    with pytest.raises(ConfigError, match=r"containers_socket.*absolute path"):
+        config.load(environ={"HOSTPULSE_CONTAINERS_SOCKET": "docker.sock"})
+
+
+def test_containers_off_builds_no_collector():
+    from hostpulse.collect import registry
+
+    assert registry.container_collectors("off") == []
+    [collector] = registry.container_collectors("/run/docker.sock")
+    assert collector.name == "containers"

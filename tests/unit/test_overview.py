@@ -102,3 +102,14 @@ def test_a_crowd_opening_the_overview_costs_one_full_overview():
     fleet.open("late")
     assert full_of(recorder.sent["late"])["hosts"]["h0"]["cpu"] == 2.0
     assert recorder.encoded == 2
+
+
+def test_containers_summary_counts_running_and_unhealthy():
+    from hostpulse.web.live.overview import containers_summary
+
+    assert containers_summary(None) is None  # no engine: no line on the card
+    assert containers_summary({}) == [0, 0]
+    table = {"a": {"health": "unhealthy"}, "b": {"health": None}, "c": {"health": "healthy"}}
+    assert containers_summary(table) == [3, 1]
+    table["d"] = {"state": "paused", "health": None}
+    assert containers_summary(table) == [3, 1]

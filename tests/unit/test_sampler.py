@@ -266,3 +266,36 @@ def test_run_loop_skips_when_a_tick_is_slow():
     sampler.stop()
     assert sampler.stats.skipped >= 2
     assert seqs[0] == 0 and seqs[1] >= 3  # jumped forward, no burst of catch-up ticks
+
+
+def test_stop_closes_collectors_that_hold_something_open():
+    """A collector with a thread or open files (containers) has close(); stop() calls it."""
+
+    class Holding(Scripted):
+        closed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+    holding = Holding("holds", [Reading()])
+    plain = Scripted("plain", [Reading()])
+    sampler = make([holding, plain])
+    sampler.tick()
+    sampler.stop()
+    assert holding.closed == 1
+
+
+def test_containers_table_travels_with_the_facts_not_the_sample():
+    table = {"web": {"id": "abc", "health": "healthy"}}
+    containers = Scripted(
+        "containers", [Reading(values={"container.web.pids": 1}, tables={"containers": table})]
+    )
+    sampler = make([containers], read_facts=lambda: {"hostname": "h"})
+    seen = []
+    sampler.subscribe_facts(seen.append)
+    sample = sampler.tick()
+    assert "containers" not in sample.tables
+    assert sample.values == {"container.web.pids": 1}
+    assert sampler.facts == {"hostname": "h", "containers": table}
+    sampler.tick()  # unchanged: no second facts event
+    assert len(seen) == 1

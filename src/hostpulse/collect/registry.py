@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hostpulse.collect import Collector
 from hostpulse.collect.battery import BatteryCollector
+from hostpulse.collect.containers import OFF, ContainerCollector
 from hostpulse.collect.cpu import CpuCollector
 from hostpulse.collect.disks import DiskIOCollector, FilesystemCollector
 from hostpulse.collect.gpu import GpuCollector
@@ -40,3 +41,8 @@ def process_collector(
     """The process table; with ``gpus``, its rows carry their GPU memory where NVML tells."""
     gpu_memory = gpus.process_memory if gpus is not None else None
     return ProcessCollector(cmd_mode=cmd_mode, cmd_max=cmd_max, gpu_memory=gpu_memory)
+
+
+def container_collectors(socket: str | None = None) -> list[Collector]:
+    """The running containers, from ``socket`` (None: where engines put theirs; ``off``: none)."""
+    return [] if socket == OFF else [ContainerCollector(socket)]

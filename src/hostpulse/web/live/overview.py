@@ -62,7 +62,20 @@ def summary(host: Host, status: str) -> dict[str, Any]:
     }
     if gpus:  # the mean utilization over the host's GPUs; no field (no row) without one
         card["gpu"] = _r(gpu_sum / gpus)
+    containers = containers_summary(host.facts.get("containers"))
+    if containers is not None:  # only hosts with an engine: the others' frames stay as they were
+        card["containers"] = containers
     return card
+
+
+def containers_summary(table: Any) -> list[int] | None:
+    """[running, unhealthy] from the host's containers facts (paused ones do not run);
+    None without an engine."""
+    if not isinstance(table, dict):
+        return None
+    rows = [row for row in table.values() if isinstance(row, dict)]
+    running = sum(1 for row in rows if row.get("state", "running") == "running")
+    return [running, sum(1 for row in rows if row.get("health") == "unhealthy")]
 
 
 class Overview:

@@ -67,6 +67,10 @@
 # @param gpu_devices
 #   Let the service reach the NVIDIA device files NVML needs (PrivateDevices=yes hides them;
 #   a closed device policy allowing only those instead). AMD and Intel GPUs need nothing.
+# @param containers_group
+#   A group that may open the container engine's socket (`docker`, or that of a read-only
+#   socket proxy), added to the service's groups so hostpulse shows containers. Off (undef)
+#   by default: the socket is root-equivalent (docs/CONTAINERS.md).
 class hostpulse (
   String                    $source,
   String                    $bind = '127.0.0.1',
@@ -98,6 +102,7 @@ class hostpulse (
   Optional[String]          $service_provider = undef,
   String                    $service_pidfile = '/run/hostpulse.pid',
   Boolean                   $gpu_devices = false,
+  Optional[String]          $containers_group = undef,
 ) {
   if $tls and ($tls_cert == undef or $tls_key == undef) {
     fail('hostpulse: tls => true needs tls_cert and tls_key')
@@ -200,13 +205,14 @@ class hostpulse (
     ensure  => file,
     mode    => '0644',
     content => epp('hostpulse/hostpulse.service.epp', {
-      'user'          => $user,
-      'group'         => $group,
-      'hostpulse_bin' => $hostpulse_bin,
-      'config_file'   => $config_file,
-      'data_dir'      => $data_dir,
-      'log_dir'       => $log_dir,
-      'gpu_devices'   => $gpu_devices,
+      'user'             => $user,
+      'group'            => $group,
+      'hostpulse_bin'    => $hostpulse_bin,
+      'config_file'      => $config_file,
+      'data_dir'         => $data_dir,
+      'log_dir'          => $log_dir,
+      'gpu_devices'      => $gpu_devices,
+      'containers_group' => $containers_group,
     }),
     notify  => Service['hostpulse'],
   }

@@ -7,6 +7,7 @@ import { createIo } from "./io.js";
 import { createSysinfo } from "./sysinfo.js";
 import { createProcesses } from "./processes.js";
 import { createGpus } from "./gpu.js";
+import { createContainers } from "./containers.js";
 import { setText } from "./dom.js";
 import { ms } from "./format.js";
 
@@ -59,6 +60,7 @@ function start() {
   createIo(live);
   createProcesses(live);
   createGpus(live);
+  createContainers(live);
 }
 
 start();

@@ -51,6 +51,7 @@ function build(id) {
   const usage = spark(["cpu", "mem"]);
   const net = spark(["rx", "tx"]);
   const fsText = h("span", { class: "ov-fs" });
+  const ctr = h("span", { class: "ov-containers muted small", "data-testid": "ov-containers", hidden: true });
   const fsBar = h("div", { class: "bar-fill" });
   const el = h(
     "a",
@@ -62,8 +63,9 @@ function build(id) {
     h("div", { class: "ov-row" }, h("span", { text: "net" }), netNum, net.svg),
     fsText,
     h("div", { class: "bar" }, fsBar),
+    ctr,
   );
-  const card = { el, parts: { status, cpuNum, memNum, netNum, gpuNum, gpuRow, usage, net, fsText, fsBar }, summary: {}, spark: { cpu: [], mem: [], rx: [], tx: [] }, lastSeen: null };
+  const card = { el, parts: { status, cpuNum, memNum, netNum, gpuNum, gpuRow, usage, net, fsText, fsBar, ctr }, summary: {}, spark: { cpu: [], mem: [], rx: [], tx: [] }, lastSeen: null };
   cards.set(id, card);
   grid.append(el);
   layoutDue = true;
@@ -94,6 +96,10 @@ function render(card) {
   setText(p.netNum, rate((s.rx ?? 0) + (s.tx ?? 0)));
   setText(p.fsText, s.fs ? `${s.fs[0]} ${pct(s.fs[1])}` : "no filesystem");
   setBar(p.fsBar, s.fs ? s.fs[1] : null);
+  // containers: [running, unhealthy], absent without an engine socket
+  p.ctr.hidden = !s.containers;
+  if (s.containers) setText(p.ctr, `${s.containers[0]} containers running` + (s.containers[1] ? ` · ${s.containers[1]} unhealthy` : ""));
+  if (p.ctr.dataset.unhealthy !== String(!!(s.containers && s.containers[1]))) p.ctr.dataset.unhealthy = String(!!(s.containers && s.containers[1]));
   draw(p.usage.lines.cpu, card.spark.cpu, 100);
   draw(p.usage.lines.mem, card.spark.mem, 100);
   const netMax = Math.max(1, ...card.spark.rx.map((v) => v ?? 0), ...card.spark.tx.map((v) => v ?? 0));
