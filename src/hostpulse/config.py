@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -296,15 +297,32 @@ def load(
 
 
 def explain(settings: Settings) -> str:
-    """A readable listing of every setting with its value and help."""
-    rows = []
+    """Every setting with its value and help, as TOML a config file can take as it is:
+    ``name = value  # help``; a setting left unset is a comment saying what it defaults to."""
+    rows = ["# hostpulse settings (TOML: paste into a config file as they are)"]
     for f in dataclasses.fields(settings):
         _, help_text = SPECS[f.name]
         value = getattr(settings, f.name)
-        if f.name == "redis" and value:
+        if value is None:
+            rows.append(f"# {f.name} is unset: {help_text}")
+            continue
+        if f.name == "redis":
             value = redact_url(value)
-        rows.append(f"{f.name:16} = {value!s:40}  # {help_text}")
+            help_text += " (any password shown as ***)" if value != settings.redis else ""
+        rows.append(f"{f.name} = {toml_value(value)}  # {help_text}")
     return "\n".join(rows)
+
+
+def toml_value(value: Any) -> str:
+    """A setting's value written as TOML (the types Settings holds)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    # A JSON string is a TOML basic string: quotes, backslashes and controls escaped.
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def redact_url(url: str) -> str:
