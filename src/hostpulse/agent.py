@@ -27,7 +27,9 @@ class Agent:
     def __init__(self, settings: Settings) -> None:
         if not settings.redis:
             raise ValueError("the agent needs a Redis URL (--redis or HOSTPULSE_REDIS)")
-        self.sampler: Sampler = local.build_sampler(settings.interval, settings.process_cmdline)
+        self.sampler: Sampler = local.build_sampler(
+            settings.interval, settings.process_cmdline, host_root=settings.host_root
+        )
         self.publisher = Publisher(
             settings.redis,
             local.host_id(settings),

@@ -22,8 +22,9 @@ SERVE_FLAGS = (
     "redis",
     "sample_local",
     "host_id",
+    "host_root",
 )
-AGENT_FLAGS = ("redis", "host_id", "interval", "log_dir")
+AGENT_FLAGS = ("redis", "host_id", "interval", "log_dir", "host_root")
 LOCATION_FLAGS = ("data_dir", "credentials_dir")
 
 

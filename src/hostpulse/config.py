@@ -71,6 +71,9 @@ class Settings:
     sample_local: bool = False
     #: A viewer whose socket has not drained for this many seconds is disconnected.
     stall_timeout: float = 30.0
+    #: Where this host's /proc, /sys and /etc/hostname are: ``/``, or the host's mounted
+    #: into a container (collect/hostroot.py).
+    host_root: Path = Path("/")
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -238,6 +241,7 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
         _float_in(1, 3600),
         "seconds a viewer may leave its socket undrained before it is disconnected (default 30)",
     ),
+    "host_root": (_path, "the host's /proc, /sys, /etc/hostname under this (a container: /host)"),
 }
 
 

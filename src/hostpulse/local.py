@@ -3,34 +3,42 @@ for ``serve``, ``agent`` and ``snapshot``, and (for ``serve``) its history."""
 
 from __future__ import annotations
 
-import socket
-
 from hostpulse.collect import host as host_facts
 from hostpulse.collect import registry
+from hostpulse.collect.hostroot import HostRoot, use_for_psutil
 from hostpulse.config import Settings
 from hostpulse.history import History
 from hostpulse.host import Host
 from hostpulse.sampler import Sampler
 
 
-def build_sampler(interval: float, process_cmdline: str = "truncated") -> Sampler:
-    """Every collector of this machine, and the process table on demand."""
+def build_sampler(
+    interval: float, process_cmdline: str = "truncated", *, host_root: str = "/"
+) -> Sampler:
+    """Every collector of this machine (the one under ``host_root``: collect/hostroot.py),
+    and the process table on demand."""
+    host = HostRoot(str(host_root))
+    if not host.is_own:
+        use_for_psutil(host)
     return Sampler(
-        registry.default_collectors(),
+        registry.default_collectors(host),
         interval=interval,
-        read_facts=host_facts.FactsReader().read,
-        on_demand=[registry.process_collector(process_cmdline)],
+        read_facts=host_facts.FactsReader(host).read,
+        on_demand=[registry.process_collector(process_cmdline, host=host)],
     )
 
 
 def host_id(settings: Settings) -> str:
-    """The id this machine is shown under: the ``host_id`` setting, else its hostname."""
-    return settings.host_id or socket.gethostname()
+    """The id this machine is shown under: the ``host_id`` setting, else its hostname (the
+    host's, under ``host_root``)."""
+    return settings.host_id or HostRoot(str(settings.host_root)).hostname()
 
 
 def build_local_host(settings: Settings) -> Host:
     """Sampled in this process, every sample kept in its history."""
     history = History(settings.history_path)
-    sampler = build_sampler(settings.interval, settings.process_cmdline)
+    sampler = build_sampler(
+        settings.interval, settings.process_cmdline, host_root=settings.host_root
+    )
     sampler.subscribe(history.add)
     return Host(host_id(settings), sampler, history)
