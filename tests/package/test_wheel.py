@@ -136,6 +136,9 @@ def test_missing_browser_files_are_named_in_the_log_and_on_the_page(venv, browse
             page.page.wait_for_function(
                 "() => document.querySelector('#conn-state').dataset.state === 'error'"
             )
+            # no full CPU ring beside "–%": the gauge starts empty
+            dash = page.page.get_attribute("#cpu-gauge-value", "stroke-dasharray")
+            assert dash.startswith("0 "), dash
             assert page.problems == []  # no MIME errors: the page names no missing file
         finally:
             page.close()
