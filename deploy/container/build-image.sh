@@ -4,7 +4,8 @@
 #   deploy/container/build-image.sh [WHEEL]
 # WHEEL: a built wheel (default: `python -m build --wheel` of this checkout, which needs npm).
 # Environment: TAG (localhost/hostpulse:latest), BASE (the Containerfile's default),
-# ENGINE (podman, else docker), ENGINE_FLAGS (extra flags before `build`), PYTHON: the
+# ENGINE (podman, else docker), ENGINE_FLAGS (extra flags before `build`), BUILD_FLAGS
+# (extra flags of `build`, e.g. --layers=false: no cached layers left behind), PYTHON: the
 # Python that resolves the dependencies, the same minor and patch level as the image's
 # (/usr/bin/python3: on Debian 12, bookworm's 3.11.2, whose markers want async-timeout).
 set -eu
@@ -31,4 +32,4 @@ base_arg=""
 format=""
 [ "$(basename "$ENGINE")" = podman ] && format="--format docker"  # keeps the HEALTHCHECK
 # shellcheck disable=SC2086  # flag lists
-"$ENGINE" ${ENGINE_FLAGS:-} build $format $base_arg --build-arg PIP_NO_INDEX=1 -t "$TAG" "$ctx"
+"$ENGINE" ${ENGINE_FLAGS:-} build ${BUILD_FLAGS:-} $format $base_arg --build-arg PIP_NO_INDEX=1 -t "$TAG" "$ctx"

@@ -57,9 +57,11 @@ def image(podman_env):
         )  # fmt: skip
         assert made.returncode == 0, made.stderr[-3000:]
     tag = f"localhost/hostpulse:test-{uuid.uuid4().hex[:8]}"
+    # --layers=false: no cached intermediate images left in the shared store
+    build_env = {**env, "TAG": tag, "BASE": BASE, "BUILD_FLAGS": "--layers=false"}
     built = subprocess.run(
         ["sh", str(ROOT / "deploy/container/build-image.sh")],
-        capture_output=True, text=True, timeout=1200, env={**env, "TAG": tag, "BASE": BASE},
+        capture_output=True, text=True, timeout=1200, env=build_env,
     )  # fmt: skip
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     yield tag
