@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(agent, AGENT_FLAGS)
 
     snap = sub.add_parser("snapshot", help="print one sample taken over one interval")
-    snap.add_argument("--config", type=Path, help="TOML config file (process_cmdline)")
+    snap.add_argument("--config", type=Path, help="TOML config file (process_cmdline, host_root)")
     snap.add_argument("--json", action="store_true", help="host facts and the sample as JSON")
     snap.add_argument("--interval", default="1", help="seconds to sample over (default 1)")
     snap.add_argument("--processes", action="store_true", help="include the top processes")
@@ -383,6 +383,7 @@ def _snapshot(args: argparse.Namespace) -> int:
         processes=args.processes,
         out=sys.stdout,
         process_cmdline=settings.process_cmdline,
+        host_root=str(settings.host_root),
     )
     return 0
 

@@ -13,10 +13,14 @@ from hostpulse.sample import Sample
 
 
 def take(
-    interval: float, processes: bool = False, process_cmdline: str = "truncated"
+    interval: float,
+    processes: bool = False,
+    process_cmdline: str = "truncated",
+    *,
+    host_root: str = "/",
 ) -> tuple[dict[str, Any], Sample]:
     """Prime the counters, wait one interval, read again: the second sample has rates."""
-    sampler = build_sampler(interval, process_cmdline)
+    sampler = build_sampler(interval, process_cmdline, host_root=host_root)
     if processes:
         sampler.want("processes", "snapshot")
     sampler.tick()
@@ -32,8 +36,9 @@ def run(
     processes: bool,
     out: TextIO,
     process_cmdline: str = "truncated",
+    host_root: str = "/",
 ) -> None:
-    facts, sample = take(interval, processes, process_cmdline)
+    facts, sample = take(interval, processes, process_cmdline, host_root=host_root)
     if as_json:
         document = {
             "facts": facts,

@@ -11,6 +11,7 @@ base is made locally (deploy/container/make-base.sh).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -134,3 +135,20 @@ def test_runs_as_an_unprivileged_user_and_its_healthcheck_passes(container, podm
         podman_env, "inspect", "--format", "{{.Config.Healthcheck.Test}}", container["name"]
     )
     assert "/healthz" in inspect.stdout
+
+
+def test_snapshot_in_the_container_reads_the_host_too(container, podman_env):
+    done = podman(
+        podman_env,
+        "exec",
+        container["name"],
+        "hostpulse",
+        "snapshot",
+        "--json",
+        "--interval",
+        "0.5",
+    )
+    document = json.loads(done.stdout)
+    assert document["facts"]["hostname"] == socket.gethostname()
+    nics = {k.split(".")[1] for k in document["sample"]["values"] if k.startswith("net.")}
+    assert set(psutil.net_if_addrs()) - {"lo"} <= nics
