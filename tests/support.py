@@ -138,6 +138,9 @@ class Server:
     args: list = field(default_factory=list)
     #: Interpreter options before ``-m hostpulse`` (e.g. ``-m cProfile -o FILE``).
     python_args: list = field(default_factory=list)
+    #: The interpreter whose hostpulse runs (another venv's: tests/package), and its cwd.
+    python: str = sys.executable
+    cwd: Path | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     #: Run in the child before it starts (e.g. lowering a resource limit).
@@ -159,7 +162,7 @@ class Server:
         env = {**os.environ, **self.extra_env}
         env.pop("HOSTPULSE_CONFIG", None)
         command = [
-            sys.executable,
+            self.python,
             *self.python_args,
             "-m",
             "hostpulse",
@@ -176,7 +179,12 @@ class Server:
         ]
         self.stdout = open(self.tmp / f"server-{self.port}.out", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            command, env=env, stdout=self.stdout, stderr=subprocess.STDOUT, preexec_fn=self.preexec
+            command,
+            env=env,
+            stdout=self.stdout,
+            stderr=subprocess.STDOUT,
+            preexec_fn=self.preexec,
+            cwd=self.cwd,
         )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

@@ -24,8 +24,9 @@ SERVE_FLAGS = (
     "redis",
     "sample_local",
     "host_id",
+    "host_root",
 )
-AGENT_FLAGS = ("redis", "host_id", "interval", "log_dir")
+AGENT_FLAGS = ("redis", "host_id", "interval", "log_dir", "host_root")
 LOCATION_FLAGS = ("data_dir", "credentials_dir")
 
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(agent, AGENT_FLAGS)
 
     snap = sub.add_parser("snapshot", help="print one sample taken over one interval")
-    snap.add_argument("--config", type=Path, help="TOML config file (process_cmdline)")
+    snap.add_argument("--config", type=Path, help="TOML config file (process_cmdline, host_root)")
     snap.add_argument("--json", action="store_true", help="host facts and the sample as JSON")
     snap.add_argument("--interval", default="1", help="seconds to sample over (default 1)")
     snap.add_argument("--processes", action="store_true", help="include the top processes")
@@ -76,6 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     acl_agent = acl_sub.add_parser("agent", help="a user that may write this host's keys only")
     acl_agent.add_argument("host_id", help="the host id the agent publishes under")
     acl_sub.add_parser("worker", help="a user that reads every host and writes only want keys")
+    # Each command knows its own parser: a wrong flag is answered with that command's usage.
+    for command in (
+        serve,
+        agent,
+        snap,
+        check,
+        check_cmd,
+        passwd,
+        token,
+        create,
+        listing,
+        revoke,
+        acl,
+        acl_agent,
+    ):
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -112,7 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         # Greenlets would each keep their spawning stack (≈4 KB a viewer) for debugging.
         gevent.config.track_greenlet_tree = False
         monkey.patch_all()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse hands a subcommand's unknown flags up to the top-level parser, whose
+        # usage says nothing about them (`serve --prot 9000`).
+        getattr(args, "command_parser", parser).error(
+            f"unrecognized arguments: {' '.join(unknown)}"
+        )
     if args.version:
         from hostpulse import __version__
 
@@ -150,10 +174,12 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _load(args, **_setting_flags(args, SERVE_FLAGS))
     if settings is None:
         return EXIT_CONFIG
+    if not _usable_dirs(settings):
+        return EXIT_CONFIG
     from hostpulse import credentials, runtime
     from hostpulse.web.driver import UnsupportedEngine
     from hostpulse.web.secret import SecretKeyError
-    from hostpulse.web.server import serve
+    from hostpulse.web.server import CannotListen, serve
 
     try:
         auth = credentials.load(settings.resolved_auth_file)
@@ -172,12 +198,38 @@ def _serve(args: argparse.Namespace) -> int:
     except SecretKeyError as exc:
         print(f"hostpulse: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except OSError as exc:
-        print(
-            f"hostpulse: cannot listen on {settings.bind}:{settings.port}: {exc}", file=sys.stderr
-        )
+    except CannotListen as exc:
+        print(f"hostpulse: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _usable_dirs(settings) -> bool:
+    """The data and credentials directories exist (made if need be) and are writable; else
+    one line naming the setting and the directory, before any log line about history."""
+    import os
+
+    wanted = {"credentials_dir": settings.resolved_credentials_dir}
+    if not settings.memory_only:
+        wanted["data_dir"] = settings.data_dir
+    for name, path in wanted.items():
+        if name == "credentials_dir" and settings.credentials_dir is None:
+            name = "data_dir"  # the credentials live in the data directory
+        if path.exists() and not path.is_dir():
+            print(f"hostpulse: setting '{name}': {path} is not a directory", file=sys.stderr)
+            return False
+        try:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            print(f"hostpulse: setting '{name}': cannot create {path}: {reason}", file=sys.stderr)
+            return False
+        if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+            print(
+                f"hostpulse: setting '{name}': {path} is not a writable directory", file=sys.stderr
+            )
+            return False
+    return True
 
 
 def _warn_if_exposed(settings, auth_enabled: bool) -> None:
@@ -363,7 +415,7 @@ def _config_check(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_CONFIG
     print(config.explain(settings))
-    print("configuration OK")
+    print("# configuration OK")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import os
 import re
 import tomllib
@@ -80,12 +81,15 @@ class Settings:
     max_connections_per_client: int = 64
     #: Seconds a client has to send a request's line and headers (also: keep-alive idle).
     header_timeout: float = 10.0
-    #: Where AMD and Intel GPUs are read (``<gpu_sysfs>/class/drm``): /sys, or the host's
-    #: /sys mounted elsewhere in a container; tests point it at a tree of their own.
-    gpu_sysfs: Path = Path("/sys")
+    #: Where AMD and Intel GPUs are read (``<gpu_sysfs>/class/drm``); None: the host's /sys
+    #: (``<host_root>/sys``); tests point it at a tree of their own.
+    gpu_sysfs: Path | None = None
     #: The container engine's API socket (Docker or Podman); None: where engines put it;
     #: ``off``: no containers.
     containers_socket: str | None = None
+    #: Where this host's /proc, /sys and /etc/hostname are: ``/``, or the host's mounted
+    #: into a container (collect/hostroot.py).
+    host_root: Path = Path("/")
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -300,11 +304,12 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
         _float_in(1, 300),
         "seconds a client has to send a request's headers, or idle on keep-alive (default 10)",
     ),
-    "gpu_sysfs": (_path, "sysfs root where AMD and Intel GPUs are read (default /sys)"),
+    "gpu_sysfs": (_path, "sysfs root where AMD and Intel GPUs are read (default <host_root>/sys)"),
     "containers_socket": (
         _socket,
         "Docker/Podman API socket, or off (default: /var/run/docker.sock, podman's if found)",
     ),
+    "host_root": (_path, "the host's /proc, /sys, /etc/hostname under this (a container: /host)"),
 }
 
 
@@ -364,15 +369,32 @@ def load(
 
 
 def explain(settings: Settings) -> str:
-    """A readable listing of every setting with its value and help."""
-    rows = []
+    """Every setting with its value and help, as TOML a config file can take as it is:
+    ``name = value  # help``; a setting left unset is a comment saying what it defaults to."""
+    rows = ["# hostpulse settings (TOML: paste into a config file as they are)"]
     for f in dataclasses.fields(settings):
         _, help_text = SPECS[f.name]
         value = getattr(settings, f.name)
-        if f.name == "redis" and value:
+        if value is None:
+            rows.append(f"# {f.name} is unset: {help_text}")
+            continue
+        if f.name == "redis":
             value = redact_url(value)
-        rows.append(f"{f.name:16} = {value!s:40}  # {help_text}")
+            help_text += " (any password shown as ***)" if value != settings.redis else ""
+        rows.append(f"{f.name} = {toml_value(value)}  # {help_text}")
     return "\n".join(rows)
+
+
+def toml_value(value: Any) -> str:
+    """A setting's value written as TOML (the types Settings holds)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    # A JSON string is a TOML basic string: quotes, backslashes and controls escaped.
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def redact_url(url: str) -> str:

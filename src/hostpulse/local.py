@@ -3,10 +3,9 @@ for ``serve``, ``agent`` and ``snapshot``, and (for ``serve``) its history."""
 
 from __future__ import annotations
 
-import socket
-
 from hostpulse.collect import host as host_facts
 from hostpulse.collect import registry
+from hostpulse.collect.hostroot import HostRoot, use_for_psutil
 from hostpulse.config import Settings
 from hostpulse.history import History
 from hostpulse.host import Host
@@ -14,21 +13,27 @@ from hostpulse.sampler import Sampler
 
 
 def build_sampler(settings: Settings, interval: float | None = None) -> Sampler:
-    """Every collector of this machine (where ``settings`` say to look), and the process
-    table on demand; ``interval`` instead of the setting's (a snapshot's)."""
-    gpus = registry.gpu_collector(str(settings.gpu_sysfs))  # one NVML handle: GPUs and table
+    """Every collector of this machine (the one under ``host_root``: collect/hostroot.py,
+    with its containers and GPUs where ``settings`` say), and the process table on demand;
+    ``interval`` instead of the setting's (a snapshot's)."""
+    host = HostRoot(str(settings.host_root))
+    if not host.is_own:
+        use_for_psutil(host)
+    sysfs = str(settings.gpu_sysfs) if settings.gpu_sysfs else host.path("/sys")
+    gpus = registry.gpu_collector(sysfs)  # one NVML handle: the GPUs and the process table
     containers = registry.container_collectors(settings.containers_socket)
     return Sampler(
-        registry.default_collectors(gpus) + containers,
+        registry.default_collectors(host, gpus) + containers,
         interval=settings.interval if interval is None else interval,
-        read_facts=host_facts.FactsReader().read,
-        on_demand=[registry.process_collector(settings.process_cmdline, gpus=gpus)],
+        read_facts=host_facts.FactsReader(host).read,
+        on_demand=[registry.process_collector(settings.process_cmdline, host=host, gpus=gpus)],
     )
 
 
 def host_id(settings: Settings) -> str:
-    """The id this machine is shown under: the ``host_id`` setting, else its hostname."""
-    return settings.host_id or socket.gethostname()
+    """The id this machine is shown under: the ``host_id`` setting, else its hostname (the
+    host's, under ``host_root``)."""
+    return settings.host_id or HostRoot(str(settings.host_root)).hostname()
 
 
 def build_local_host(settings: Settings) -> Host:

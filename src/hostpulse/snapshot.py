@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, TextIO
 
@@ -58,7 +59,7 @@ def format_table(facts: dict[str, Any], sample: Sample) -> str:
     ]
     table = sample.tables.get("processes")
     if table:
-        lines += ["", f"top processes by CPU ({table['count']} running):"]
+        lines += ["", f"top processes by CPU (of {table['count']} processes):"]
         lines += [f"{'PID':>7} {'CPU%':>6} {'RSS':>10}  NAME"]
         for row in table["by_cpu"][:10]:
             cpu = "–" if row["cpu"] is None else f"{row['cpu']:.1f}"
@@ -71,6 +72,9 @@ def format_table(facts: dict[str, Any], sample: Sample) -> str:
 _FAMILY_ORDER = {f: i for i, f in enumerate(["cpu", "load", "mem", "swap", "fs", "disk", "net"])}
 
 
-def _order(key: str) -> tuple[int, str]:
+def _order(key: str) -> tuple:
+    """By family, then naturally: load.1, load.5, load.15 and cpu.core.2 before cpu.core.10."""
     family = metrics.parse(key).family
-    return (_FAMILY_ORDER.get(family, len(_FAMILY_ORDER)), key)
+    runs = re.split(r"(\d+)", key)
+    natural = tuple((0, int(run), "") if run.isdigit() else (1, 0, run) for run in runs if run)
+    return (_FAMILY_ORDER.get(family, len(_FAMILY_ORDER)), natural)

@@ -1,10 +1,11 @@
 """A real `puppet apply` of the hostpulse class on this machine, into a scratch tree.
 
-Everything the module does runs for real — virtualenv, pip install of this checkout, the
-static-files link, config, unit and nginx site written, the service started as an
-unprivileged user — except systemd: there is none as PID 1 here, so the test uses the
-module's `service_provider => 'base'` (start-stop-daemon, same command line and user). The
-nginx site Puppet wrote is then run by a real nginx in front of the service it started.
+Everything the module does runs for real — virtualenv, pip install of a wheel built from
+this checkout (what a server without Node.js gets: `install.sh --wheel`), the static-files
+link, config, unit and nginx site written, the service started as an unprivileged user —
+except systemd: there is none as PID 1 here, so the test uses the module's
+`service_provider => 'base'` (start-stop-daemon, same command line and user). The nginx site
+Puppet wrote is then run by a real nginx in front of the service it started.
 Needs root (to switch user) and puppet; see docs/DEPLOY.md.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,6 +70,14 @@ def applied():
     root = Path(tempfile.mkdtemp(prefix="hostpulse-puppet-"))
     root.chmod(0o755)
     port, nginx_port = free_port(), free_port()
+    wheels = root / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (wheel,) = wheels.glob("hostpulse-*.whl")
     for sub in (
         "etc/systemd/system",
         "etc/nginx/sites-available",
@@ -80,7 +90,7 @@ def applied():
     manifest = root / "site.pp"
     manifest.write_text(f"""
 class {{ 'hostpulse':
-  source               => '{ROOT}',
+  source               => '{wheel}',
   port                 => {port},
   interval             => 0.5,
   user                 => '{USER}',
@@ -111,6 +121,7 @@ class {{ 'hostpulse':
         "code": code,
         "output": output,
         "seconds": first,
+        "wheel": wheel,
     }
     subprocess.run(
         ["/sbin/start-stop-daemon", "--stop", "--pidfile", f"{root}/run/hostpulse.pid",
@@ -131,7 +142,8 @@ def test_apply_installs_configures_and_starts(applied):
     assert f"ExecStart={root}/opt/hostpulse/venv/bin/hostpulse serve --config" in unit
     static = root / "opt/hostpulse/static"
     assert static.is_symlink() and (static / "js" / "main.js").exists()
-    assert (static / "vendor" / "socket.io.min.js").exists(), "assets missing from the package"
+    assert (static / "vendor" / "socket.io.min.js").exists(), "assets missing from the wheel"
+    assert "npm" not in applied["output"]  # a wheel: nothing built on the server
     # the service runs as the unprivileged user and answers
     pid = int((root / "run/hostpulse.pid").read_text())
     status = Path(f"/proc/{pid}/status").read_text()

@@ -92,3 +92,35 @@ def test_serve_raises_its_open_files_limit_to_the_hard_limit(tmp_path):
     finally:
         srv.stop()
     assert "raised from 512" in srv.output()
+
+
+@pytest.mark.parametrize("where", ["/proc/nope", "a-file"])
+def test_serve_with_an_unusable_data_dir_names_it_and_nothing_else(tmp_path, where):
+    if where == "a-file":
+        where = str(tmp_path / "a-file")
+        Path(where).write_text("")
+    done = hostpulse("serve", "--port", "1", "--data-dir", where)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr  # no "starting a new one", no "keeping it in memory"
+    assert "'data_dir'" in lines[0] and where in lines[0]
+    assert "listen" not in lines[0]
+
+
+def test_a_wrong_flag_gets_the_usage_of_its_command():
+    done = hostpulse("serve", "--prot", "9000")
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: hostpulse serve ")
+    assert "unrecognized arguments: --prot 9000" in done.stderr
+    done = hostpulse("token", "create", "x", "--nope")
+    assert done.stderr.startswith("usage: hostpulse token create ")
+
+
+def test_config_check_output_is_a_config_file(tmp_path):
+    done = hostpulse("config", "check", env={"HOSTPULSE_PORT": "9123", "PATH": "/usr/bin"})
+    assert done.returncode == 0, done.stderr
+    pasted = tmp_path / "pasted.toml"
+    pasted.write_text(done.stdout)
+    again = hostpulse("config", "check", "--config", str(pasted), env={"PATH": "/usr/bin"})
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == done.stdout

@@ -179,6 +179,30 @@ def test_install_scripts_are_valid_shell():
     assert os.access(DEPLOY / "bootstrap.sh", os.X_OK)
 
 
+def test_install_sh_refuses_a_wheel_it_cannot_use(tmp_path):
+    sdist = tmp_path / "hostpulse-0.1.0.tar.gz"
+    sdist.write_text("")
+    for given, says in ((sdist, "wants a .whl"), (tmp_path / "none.whl", "no such wheel")):
+        result = run("bash", DEPLOY / "install.sh", "--wheel", given)
+        assert result.returncode == 2 and says in result.stderr, result.stderr
+
+
+def test_bootstrap_for_a_wheel_needs_neither_npm_nor_apt(tmp_path):
+    """With --no-assets (install.sh --wheel) the server needs puppet only; a checkout without
+    its browser files would need npm (here: absent from PATH, so apt-get, also absent)."""
+    require(tools_missing("puppet"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "puppet").symlink_to(shutil.which("puppet"))
+    env = {"PATH": str(bin_dir)}
+    done = run("/bin/sh", DEPLOY / "bootstrap.sh", "--no-assets", env=env)
+    assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+    bare_checkout = tmp_path / "checkout"
+    (bare_checkout / "src").mkdir(parents=True)
+    done = run("/bin/sh", DEPLOY / "bootstrap.sh", bare_checkout, env=env)
+    assert done.returncode != 0 and "apt-get" in done.stderr
+
+
 def test_modulepath_layout():
     assert (MODULES / "hostpulse" / "manifests" / "init.pp").exists()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from importlib import resources
 
@@ -10,6 +11,9 @@ import pytest
 from support import RawViewer, Server, http_get
 
 pytestmark = pytest.mark.integration
+
+#: An access line: the time (as in hostpulse.log), then the client address.
+ACCESS_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (\S+) ")
 
 
 def small_rotation_config(tmp_path) -> str:
@@ -37,6 +41,9 @@ def test_three_files_rotation_and_client_address(tmp_path):
         http_get(srv.url + "/healthz", {"X-Forwarded-For": "203.0.113.7"})
         access = wait_for_text(srv.log_dir / "access.log", "203.0.113.7")
         assert '"GET /healthz HTTP/1.1" 200' in access
+        line = next(li for li in access.splitlines() if "203.0.113.7" in li)
+        match = ACCESS_LINE.match(line)
+        assert match and match.group(1) == "203.0.113.7", line
         viewer = RawViewer(srv.url, headers=["X-Forwarded-For: 198.51.100.9"])
         viewer.wait_for("hello")
         viewer.close()
@@ -57,7 +64,8 @@ def test_forwarded_for_ignored_from_untrusted_peer(tmp_path):
         http_get(srv.url + "/healthz", {"X-Forwarded-For": "203.0.113.7"})
         access = wait_for_text(srv.log_dir / "access.log", "/healthz")
         assert "203.0.113.7" not in access
-        assert access.startswith("127.0.0.1 ")
+        match = ACCESS_LINE.match(access)
+        assert match and match.group(1) == "127.0.0.1", access
     finally:
         srv.stop()
 

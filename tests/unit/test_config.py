@@ -88,6 +88,28 @@ def test_explain_lists_every_setting():
         assert name in text
 
 
+def test_explain_prints_toml_that_loads_back_to_the_same_settings(tmp_path):
+    """`config check`'s listing pasted into a config file gives the same settings: unset
+    values are comments (not None), lists are TOML arrays (not Python tuples)."""
+    source = tmp_path / "source.toml"
+    source.write_text(
+        'port = 9100\ninterval = 0.5\ndata_dir = "/srv/hp \\"x\\""\nmemory_only = true\n'
+        'trusted_proxies = ["10.0.0.0/8", "::1"]\nallowed_origins = ["https://a.example"]\n'
+        'host_id = "web-1"\nredis = "redis://127.0.0.1:6379/0"\n'
+    )
+    settings = config.load(source, environ={})
+    text = config.explain(settings)
+    values = [
+        line.split(" = ", 1)[1].split("  # ")[0] for line in text.splitlines() if " = " in line
+    ]
+    assert values and not [v for v in values if v == "None" or v.startswith("(")], values
+    pasted = tmp_path / "pasted.toml"
+    pasted.write_text(text)
+    assert config.load(pasted, environ={}) == settings
+    assert "# log_dir is unset" in text
+    assert 'trusted_proxies = ["10.0.0.0/8", "::1"]' in text
+
+
 @pytest.mark.parametrize(
     "host_id, valid",
     [("web-1", True), ("x" * 128, True), ("ünïcode.example", True), ("", False),

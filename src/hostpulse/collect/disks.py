@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import psutil
 
@@ -62,6 +63,72 @@ def real_filesystems(partitions: Iterable[Any]) -> list[Any]:
         if kept is None or _shorter(part.mountpoint, kept.mountpoint):
             by_device[part.device] = part
     return sorted(by_device.values(), key=lambda p: p.mountpoint)
+
+
+class Partition(NamedTuple):
+    """A mounted filesystem, with psutil's sdiskpart field names."""
+
+    device: str
+    mountpoint: str
+    fstype: str
+    opts: str
+
+
+def _unescape(field: str) -> str:
+    # mountinfo writes space, tab, newline and backslash in paths as octal escapes (\040)
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_mountinfo(text: str) -> list[tuple[Partition, int]]:
+    """``/proc/<pid>/mountinfo`` lines as (partition, device number) pairs (proc(5))."""
+    found = []
+    for line in text.splitlines():
+        head, sep, tail = line.partition(" - ")
+        fields, after = head.split(), tail.split()
+        if not sep or len(fields) < 6 or len(after) < 2:
+            continue
+        major, _, minor = fields[2].partition(":")
+        part = Partition(_unescape(after[1]), _unescape(fields[4]), after[0], fields[5])
+        found.append((part, os.makedev(int(major), int(minor))))
+    return found
+
+
+def block_fstypes(filesystems: str | None) -> set[str] | None:
+    """Types in /proc/filesystems that need a device (no ``nodev``), as psutil keeps them."""
+    if filesystems is None:
+        return None
+    return {fields[0] for fields in map(str.split, filesystems.splitlines()) if len(fields) == 1}
+
+
+class HostPartitions:
+    """The host's filesystems seen from a container (``host_root``): its PID 1's mounts, kept
+    only where the host's mount point, under the root, is that very filesystem (same device
+    number). A filesystem not mounted into the container is left out, not shown with the
+    container's own numbers."""
+
+    def __init__(self, root: Any) -> None:
+        self._root = root
+
+    def mountinfo_path(self) -> str:
+        return os.path.join(self._root.init_proc, "mountinfo")
+
+    def __call__(self, all: bool = False) -> list[Partition]:
+        text = read_text(self.mountinfo_path()) or ""
+        wanted = block_fstypes(read_text(os.path.join(self._root.proc, "filesystems")))
+        found = []
+        for part, device in parse_mountinfo(text):
+            if wanted is not None and part.fstype not in wanted:
+                continue
+            try:
+                if os.stat(self._root.path(part.mountpoint)).st_dev != device:
+                    continue
+            except OSError:
+                continue
+            found.append(part)
+        return found
+
+    def usage(self, mountpoint: str) -> Any:
+        return psutil.disk_usage(self._root.path(mountpoint))
 
 
 def _shorter(a: str, b: str) -> bool:

@@ -20,6 +20,7 @@ import psutil
 
 import hostpulse
 from hostpulse.collect import read_text
+from hostpulse.collect.hostroot import HostRoot
 
 FQDN_TIMEOUT = 0.5  # seconds: a slow resolver must not hold up a viewer's first frame
 _FAMILIES = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
@@ -143,19 +144,23 @@ def virtualization(cpuinfo: str | None, root: str = "/") -> str | None:
 class FactsReader:
     """Reads every host fact; keeps the one state facts need (the name lookup) between reads."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: HostRoot | None = None) -> None:
         self._names = NameLookup()
+        self._host = host or HostRoot()
 
     def read(self) -> dict[str, Any]:
         """All host facts as a JSON-able dict."""
-        hostname = socket.gethostname()
-        cpuinfo = read_text("/proc/cpuinfo")
+        host = self._host
+        hostname = host.hostname()
+        cpuinfo = read_text(host.path("/proc/cpuinfo"))
+        # A container's own os-release is not the host's: only the host's, when mounted.
+        releases = (host.path("/etc/os-release"), host.path("/usr/lib/os-release"))
         boot = psutil.boot_time()
         return {
             "hostname": hostname,
             "fqdn": self._names.fqdn(hostname),
             "addresses": addresses(),
-            **os_facts(),
+            **os_facts(releases),
             "kernel": platform.release(),
             "arch": platform.machine(),
             "cpu_model": cpu_model(cpuinfo),
@@ -166,7 +171,7 @@ class FactsReader:
             "boot_time_epoch": boot,
             "python_version": platform.python_version(),
             "hostpulse_version": hostpulse.__version__,
-            "virtualization": virtualization(cpuinfo),
+            "virtualization": virtualization(cpuinfo, host.root),
         }
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import psutil
 
-from hostpulse.collect import Reading
+from hostpulse.collect import Reading, read_text
 from hostpulse.metrics import TOTAL, key
 
 #: Our field name -> psutil's snetio attribute.
@@ -32,6 +32,43 @@ FIELDS: dict[str, str] = {
 }
 
 LOOPBACK = frozenset({"lo", "lo0"})
+
+
+class NetDev(NamedTuple):
+    """One line of /proc/net/dev, with psutil's snetio field names."""
+
+    bytes_sent: int
+    bytes_recv: int
+    packets_sent: int
+    packets_recv: int
+    errin: int
+    errout: int
+    dropin: int
+    dropout: int
+
+
+def parse_net_dev(text: str) -> dict[str, NetDev]:
+    """``/proc/<pid>/net/dev``: per interface, receive columns then transmit columns."""
+    nics = {}
+    for line in text.splitlines()[2:]:  # two header lines
+        name, sep, rest = line.partition(":")
+        fields = rest.split()
+        if not sep or len(fields) < 16:
+            continue
+        rx, tx = [int(f) for f in fields[:8]], [int(f) for f in fields[8:16]]
+        nics[name.strip()] = NetDev(tx[0], rx[0], tx[1], rx[1], rx[2], tx[2], rx[3], tx[3])
+    return nics
+
+
+def net_dev_reader(path: str) -> Callable[..., dict[str, NetDev]]:
+    """An ``io_counters`` reading the interfaces of the network namespace ``path`` belongs
+    to (the host's PID 1's ``net/dev`` in a container: psutil's reads the container's)."""
+
+    def io_counters(pernic: bool = True, nowrap: bool = False) -> dict[str, NetDev]:
+        text = read_text(path)
+        return parse_net_dev(text) if text is not None else {}
+
+    return io_counters
 
 
 class NetworkCollector:

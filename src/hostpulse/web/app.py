@@ -16,7 +16,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from hostpulse import credentials
 from hostpulse.config import Settings
 from hostpulse.runtime import Runtime
-from hostpulse.web import api, auth, driver, guard, headers, pages, polling, revoked, secret
+from hostpulse.web import api, assets, auth, driver, guard, headers, pages, polling, revoked, secret
 from hostpulse.web.access import AccessLog
 from hostpulse.web.clientaddr import ClientAddress
 from hostpulse.web.connections import Connections, open_files_limit, total_for
@@ -74,6 +74,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Flask:
     app.extensions[RUNTIME] = runtime
     app.extensions[LIVE] = live
     app.extensions[CONNECTIONS] = connections
+    assets.install(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     _add_metrics_route(app, runtime, live, connections)

@@ -31,6 +31,10 @@ STOP_GRACE_SECONDS = 2.0
 READ_BUFFER_BYTES = 2048
 
 
+class CannotListen(Exception):
+    """The address or port cannot be bound (taken, not this host's, not allowed)."""
+
+
 class Handler(pywsgi.WSGIHandler):
     """pywsgi's handler: a smaller read buffer, no keep-alive after a websocket, a deadline
     for each request head, and a budget of requests per connection (a trusted proxy's
@@ -146,7 +150,8 @@ def raise_open_files_limit() -> tuple[int, int]:
 def serve(settings: Settings, runtime: Runtime) -> None:
     """Serve ``runtime``'s hosts until SIGTERM or SIGINT, starting and stopping it with the
     server. Raises :class:`~hostpulse.web.driver.UnsupportedEngine` before anything starts
-    when the installed Socket.IO stack is not the one pinned."""
+    when the installed Socket.IO stack is not the one pinned, :class:`CannotListen` when
+    the address cannot be bound."""
     driver.check()
     before, after = raise_open_files_limit()
     app = create_app(settings, runtime)
@@ -161,7 +166,11 @@ def serve(settings: Settings, runtime: Runtime) -> None:
         connections=connections,
         header_timeout=settings.header_timeout,
     )
-    server.init_socket()  # bind now: a taken port fails here, before sampling starts
+    try:
+        server.init_socket()  # bind now: a taken port fails here, before sampling starts
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CannotListen(f"cannot listen on {settings.bind}:{settings.port}: {reason}") from exc
 
     def stop(signum: int) -> None:
         log.info("signal %s: stopping", signal.Signals(signum).name)

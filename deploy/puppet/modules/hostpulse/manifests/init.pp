@@ -4,7 +4,8 @@
 # and an nginx site, and keeps the service and nginx running.
 #
 # @param source
-#   What pip installs: a source checkout (with `make assets` done), a wheel, or a requirement.
+#   What pip installs: a built wheel (the server then needs no Node.js), a source checkout
+#   (built there with npm), or a requirement.
 # @param bind
 #   Address hostpulse listens on; nginx is its only client, so loopback by default.
 # @param port

@@ -17,8 +17,8 @@ function start() {
   if (typeof window.io !== "function" || typeof window.uPlot !== "function") {
     const el = document.getElementById("conn-state");
     el.dataset.state = "error";
-    setText(el, "assets missing: run make assets");
-    console.error("hostpulse: vendor scripts missing (socket.io-client / uPlot); run `make assets`");
+    // The server names the missing files and the fix in a banner (web/assets.py).
+    setText(el, "cannot run: browser files missing");
     return;
   }
   // A multi-host server names the host in the page (/host/<id>); one host needs no name.

@@ -161,7 +161,8 @@ function onOverview(msg) {
 function start() {
   const conn = document.getElementById("conn-state");
   if (typeof window.io !== "function") {
-    setText(conn, "assets missing: run make assets");
+    conn.dataset.state = "error";
+    setText(conn, "cannot run: browser files missing");
     return;
   }
   const socket = window.io("/live", { transports: ["websocket", "polling"], tryAllTransports: true, auth: { overview: true }, reconnectionDelayMax: 5000 });
