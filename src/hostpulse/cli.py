@@ -225,11 +225,19 @@ def _usable_dirs(settings) -> bool:
             print(f"hostpulse: setting '{name}': cannot create {path}: {reason}", file=sys.stderr)
             return False
         if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
-            print(
-                f"hostpulse: setting '{name}': {path} is not a writable directory", file=sys.stderr
-            )
+            why = "on a read-only file system" if _read_only(path) else "not writable"
+            print(f"hostpulse: setting '{name}': {path} is {why}", file=sys.stderr)
             return False
     return True
+
+
+def _read_only(path) -> bool:
+    import os
+
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _warn_if_exposed(settings, auth_enabled: bool) -> None:

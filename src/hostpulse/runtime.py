@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hostpulse.agent import Agent
+from hostpulse.collect.host import machine_names
 from hostpulse.config import Settings
 from hostpulse.host import STALE_AFTER, Host, Hosts
 from hostpulse.local import build_local_host
@@ -31,6 +32,11 @@ class Runtime:
     reader: Reader | None = None
     #: This machine published to Redis from inside this process (``sample_local``).
     agent: Agent | None = None
+
+    @staticmethod
+    def machine_names() -> set[str]:
+        """The names and addresses of the machine serving (what a request's Host may be)."""
+        return machine_names()
 
     @property
     def discovers_hosts(self) -> bool:

@@ -69,10 +69,10 @@ def fleet(tmp_path_factory):
     redis.stop()
 
 
-def card_numbers(page, field: int) -> list[float]:
-    """The visible cards' CPU (field 0) or memory (field 1) percentages, in page order."""
-    texts = page.locator("[data-testid=ov-card]:visible .ov-row .num").all_text_contents()
-    return [float(t.rstrip(" %")) for t in texts[field::3]]
+def card_numbers(page, field: str) -> list[float]:
+    """The visible cards' CPU (``cpu``) or memory (``mem``) percentages, in page order."""
+    texts = page.locator(f"[data-testid=ov-card]:visible [data-testid=ov-{field}]")
+    return [float(t.rstrip(" %")) for t in texts.all_text_contents()]
 
 
 def test_three_hundred_hosts_filter_sort_and_keep_up(browser, fleet):
@@ -99,7 +99,7 @@ def test_three_hundred_hosts_filter_sort_and_keep_up(browser, fleet):
         page.get_by_test_id("ov-filter").fill("")
 
         page.get_by_test_id("ov-sort").select_option("cpu")
-        cpu = card_numbers(page, 0)
+        cpu = card_numbers(page, "cpu")
         assert len(cpu) == HOSTS and cpu == sorted(cpu, reverse=True), cpu[:10]
 
         page.get_by_test_id("ov-status").select_option("offline")

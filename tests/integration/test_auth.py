@@ -257,11 +257,13 @@ def test_200_concurrent_wrong_passwords_through_nginx_check_at_most_5(own_locked
     finally:
         nginx.stop()
     assert statuses.count(401) <= MAX_FAILURES, statuses
-    assert statuses.count(401) + statuses.count(429) == 200, sorted(set(statuses))
+    # 429 from hostpulse's limit; 503 from the site's own cap of 64 connections per client
+    assert set(statuses) <= {401, 429, 503} and statuses.count(429) > 0, sorted(set(statuses))
     time.sleep(0.2)
     access = (own_locked.log_dir / "access.log").read_text()
     assert access.count('"LOGIN FAILED"') <= MAX_FAILURES
-    assert access.count('127.0.0.1 - "LOGIN REFUSED" rate-limited') >= 200 - MAX_FAILURES
+    refused = access.count('127.0.0.1 - "LOGIN REFUSED" rate-limited')
+    assert refused == statuses.count(429) >= 200 - MAX_FAILURES - statuses.count(503)
 
 
 def test_a_new_forwarded_address_each_try_meets_the_global_cap(own_locked):
@@ -284,8 +286,8 @@ def test_a_forwarded_value_that_is_no_address_is_not_the_client(locked):
     time.sleep(0.2)
     failed = [x for x in (locked.log_dir / "access.log").read_text().splitlines() if "FAILED" in x]
     assert "script" not in "".join(failed) and "junk" not in "".join(failed)
-    assert failed[-1].startswith('127.0.0.1 - "LOGIN FAILED"'), failed[-2:]
-    assert failed[-2].startswith('127.0.0.1 - "LOGIN FAILED"'), failed[-2:]
+    for line in failed[-2:]:  # after the time: the client
+        assert line.split(" ", 2)[2].startswith('127.0.0.1 - "LOGIN FAILED"'), failed[-2:]
     assert login(locked)[0] == 303  # a success clears the loopback client's count again
 
 

@@ -218,9 +218,10 @@ def test_a_garbage_polling_post_is_refused_in_one_line(server, watcher, body):
     assert "Traceback" not in server.output()
 
 
-def test_a_read_only_data_directory_names_it_and_the_secret_key(tmp_path):
-    """The first thing `serve` writes is the session key: the message says so (root, as CI
-    runs, gets a read-only mount; anyone else a directory without write permission)."""
+def test_a_read_only_data_directory_is_named_with_the_cause(tmp_path):
+    """Checked before anything is written: the message names the setting, the directory and
+    why (root, as CI runs, gets a read-only mount; anyone else a directory without write
+    permission)."""
     data = tmp_path / "data"
     data.mkdir()
     mounted = os.geteuid() == 0
@@ -242,6 +243,6 @@ def test_a_read_only_data_directory_names_it_and_the_secret_key(tmp_path):
             subprocess.run(["umount", str(data)], check=True)
         else:
             data.chmod(0o755)
-    assert f"in {data} (the credentials_dir)" in output, output
-    assert "secret key" in output and ("Read-only file system" in output or "denied" in output)
+    assert f"setting 'data_dir': {data} is " in output, output
+    assert ("read-only file system" if mounted else "not writable") in output, output
     assert "cannot listen" not in output and "Traceback" not in output

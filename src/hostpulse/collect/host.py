@@ -7,6 +7,7 @@ Nothing here connects anywhere or runs a program; the one name lookup is bounded
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import platform
 import shlex
@@ -24,6 +25,7 @@ from hostpulse.collect.hostroot import HostRoot
 
 FQDN_TIMEOUT = 0.5  # seconds: a slow resolver must not hold up a viewer's first frame
 _FAMILIES = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
+log = logging.getLogger("hostpulse.collect")
 #: DMI product names of common hypervisors, lower-cased substring -> hint.
 _DMI_HINTS = {
     "kvm": "kvm",
@@ -113,6 +115,23 @@ def addresses(if_addrs: dict[str, list[Any]] | None = None) -> list[dict[str, st
                 continue
             found.append({"interface": interface, "family": family, "address": text})
     return found
+
+
+def machine_names(lookup: NameLookup | None = None) -> set[str]:
+    """This machine's host names (short and fully qualified, lower case) and the addresses
+    of its interfaces, loopback ones included: what a request to it may name as its Host."""
+    hostname = socket.gethostname()
+    names = {hostname, (lookup or NameLookup()).fqdn(hostname)}
+    try:
+        if_addrs = psutil.net_if_addrs()
+    except OSError as exc:  # pragma: no cover - /proc unreadable
+        log.warning("cannot list this machine's addresses: %s", exc)
+        if_addrs = {}
+    for addrs in if_addrs.values():
+        for addr in addrs:
+            if addr.family in _FAMILIES:
+                names.add(addr.address.split("%", 1)[0])
+    return {name.lower().rstrip(".") for name in names if name}
 
 
 def cpu_model(cpuinfo: str | None) -> str | None:

@@ -79,7 +79,7 @@ def create_app(settings: Settings, runtime: Runtime) -> Flask:
     app.register_blueprint(api.bp)
     _add_metrics_route(app, runtime, live, connections)
     headers.install(app)
-    allowed = AllowedHosts(settings.bind, settings.allowed_hosts)
+    allowed = AllowedHosts(settings.bind, settings.allowed_hosts, runtime.machine_names)
     app.wsgi_app = AccessLog(HostCheck(app.wsgi_app, allowed), client_address)
     return app
 

@@ -43,6 +43,7 @@ import gevent.queue
 import socketio
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
+from engineio import payload as eio_payload
 from gevent import pywsgi
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
@@ -134,6 +135,10 @@ def missing_internals() -> list[str]:
     )
     wanted["socketio.Server.namespace_handlers"] = hasattr(sio, "namespace_handlers")
     wanted["pywsgi.Input.rfile"] = "rfile" in getattr(pywsgi.Input, "__slots__", ())
+    # web/polling.py decodes a polling POST with Engine.IO's own payload decoder first.
+    wanted["engineio.payload.Payload(encoded_payload)"] = "encoded_payload" in (
+        inspect.signature(eio_payload.Payload).parameters
+    )
     # web/server.py counts each connection where gevent's accept loop hands it on.
     wanted["pywsgi.WSGIServer.do_handle(*args)"] = _takes(
         getattr(pywsgi.WSGIServer("127.0.0.1:0", None), "do_handle", None), ["args"]

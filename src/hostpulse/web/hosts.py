@@ -7,8 +7,9 @@ a same-origin page of that site. The one thing such a request cannot hide is its
 
 - the bind address, ``localhost`` and names under ``.localhost``, the loopback addresses;
 - the machine's host names (short and fully qualified) and the addresses of its interfaces
-  (read at start; read again, at most every :data:`REFRESH_SECONDS`, when a Host is not
-  found, so an address that came up later is learnt);
+  (``discover``: the runtime's ``machine_names``, read at start; read again, at most every
+  :data:`REFRESH_SECONDS`, when a Host is not found, so an address that came up later is
+  learnt);
 - the ``allowed_hosts`` setting: names (``dash.example.com``), a leading dot for a domain
   and its subdomains (``.example.com``), or ``*`` for any (the check off).
 
@@ -22,11 +23,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import socket
 import time
 from collections.abc import Callable, Iterable
-
-import psutil
 
 log = logging.getLogger("hostpulse.access")
 
@@ -51,30 +49,14 @@ def host_of(header: str) -> str | None:
     value = value.rstrip(".")  # "example.com." is the same name
     if not value or any(c.isspace() or c in "/\\@?#" for c in value):
         return None
-    return _normalized(value)
+    return normalized(value)
 
 
-def _normalized(value: str) -> str:
+def normalized(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return value
-
-
-def machine_names() -> set[str]:
-    """This machine's host names and the addresses of its interfaces."""
-    names = set()
-    for name in (socket.gethostname(), socket.getfqdn()):
-        if name:
-            names.add(name.lower().rstrip("."))
-    try:
-        for addresses in psutil.net_if_addrs().values():
-            for address in addresses:
-                if address.family in (socket.AF_INET, socket.AF_INET6):
-                    names.add(_normalized(address.address.split("%", 1)[0]))
-    except OSError as exc:  # pragma: no cover - /proc unreadable
-        log.warning("allowed hosts: cannot list this machine's addresses: %s", exc)
-    return names
 
 
 class AllowedHosts:
@@ -82,19 +64,19 @@ class AllowedHosts:
         self,
         bind: str,
         allowed: Iterable[str],
-        discover: Callable[[], set[str]] = machine_names,
+        discover: Callable[[], set[str]],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         allowed = [a.strip().lower().rstrip(".") for a in allowed if a.strip()]
         self.any = "*" in allowed
         self.suffixes = tuple(a for a in allowed if a.startswith("."))
-        self.fixed = {_normalized(a) for a in allowed if not a.startswith(".") and a != "*"}
+        self.fixed = {normalized(a) for a in allowed if not a.startswith(".") and a != "*"}
         self.fixed |= {*LOCAL_NAMES, "127.0.0.1", "::1"}
         if bind not in ("0.0.0.0", "::"):
-            self.fixed.add(_normalized(bind.lower()))
-        self._discover = discover
+            self.fixed.add(normalized(bind.lower()))
+        self._discover = lambda: {normalized(name) for name in discover()}
         self._clock = clock
-        self._machine = discover()
+        self._machine = self._discover()
         self._refreshed = clock()
 
     def __call__(self, header: str | None) -> bool:

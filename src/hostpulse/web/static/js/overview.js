@@ -43,8 +43,8 @@ function draw(line, values, max) {
 function build(id) {
   const name = h("span", { class: "ov-name", text: id });
   const status = h("span", { class: "ov-status", "data-testid": "ov-card-status" });
-  const cpuNum = h("span", { class: "num" });
-  const memNum = h("span", { class: "num" });
+  const cpuNum = h("span", { class: "num", "data-testid": "ov-cpu" });
+  const memNum = h("span", { class: "num", "data-testid": "ov-mem" });
   const netNum = h("span", { class: "num" });
   const gpuNum = h("span", { class: "num", "data-testid": "ov-gpu" });
   const gpuRow = h("div", { class: "ov-row", hidden: true }, h("span", { text: "GPU" }), gpuNum, h("span"));
