@@ -77,7 +77,7 @@ def attacker(url: str, kind: str, until: float, counts: dict) -> None:
             else:
                 sock = RawViewer(url, source=SOURCE).ws.sock
             counts["connections"] += 1
-        except OSError:
+        except (OSError, websocket.WebSocketException):  # refused (503) or reset
             counts["refused"] += 1
             time.sleep(0.05)
             continue
@@ -150,7 +150,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="flooding at once")
     args = parser.parse_args()
     print(f"{args.connections} flooding connection(s) from {SOURCE}, {args.seconds:g} s each")
-    print("| flood | connections | frames sent before close (median) | server CPU % | "
+    print("| flood | connections made | frames written before the close (median; most never read) | server CPU % | "
           "peak RSS MiB | max tick lateness ms | probe delay p50 / max ms | samples | "
           "/healthz < 1 s |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")

@@ -46,7 +46,7 @@ def test_per_client_cap_refuses_that_client_only(caplog):
         refused = [caps.admit("10.0.0.1") for _ in range(3)]
     assert all(isinstance(r, str) and "10.0.0.1 holds its maximum of 2" in r for r in refused)
     assert not isinstance(caps.admit("10.0.0.2"), str)
-    assert caps.refused == {"total": 0, "per_client": 3, "rate": 0}
+    assert caps.refused == {"total": 0, "per_client": 3, "rate": 0, "requests": 0}
     assert len(caplog.records) == 1  # one line for the episode, not one per refusal
     tickets[0].release()
     tickets[0].release()  # a second release gives back nothing more
@@ -90,3 +90,15 @@ def test_an_address_opening_connections_too_fast_is_refused_then_let_back(monkey
     assert all(not isinstance(caps.admit("127.0.0.1"), str) for _ in range(100))  # a proxy
     clock[0] += 0.5  # half a second at 10 a second: five more
     assert sum(not isinstance(caps.admit("10.0.0.1"), str) for _ in range(10)) == 5
+
+
+def test_requests_are_budgeted_per_address_over_all_its_connections(monkeypatch):
+    from hostpulse.web import connections as module
+
+    monkeypatch.setattr(module.time, "monotonic", lambda: 1000.0)
+    caps = Connections(1000, 1000, exempt=lambda a: a == "127.0.0.1")
+    tickets = [caps.admit("10.0.0.1") for _ in range(10)]
+    allowed = sum(caps.allow_request(tickets[i % 10]) for i in range(1000))
+    assert allowed == int(module.REQUEST_BURST)  # not ten bursts: one, shared
+    proxy = caps.admit("127.0.0.1")
+    assert all(caps.allow_request(proxy) for _ in range(1000))

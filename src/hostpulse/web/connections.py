@@ -1,8 +1,9 @@
 """How many connections the server holds: at most ``total``, and at most ``per_client`` from
 one client address, so that neither one client nor many idle ones can take every descriptor;
-and how fast one address may open them (:data:`CONNECTS_PER_SECOND`): each new viewer costs a
-handshake and a hello with minutes of history, so a client reconnecting in a loop would
-otherwise buy that work as fast as it likes.
+how fast one address may open them (:data:`CONNECTS_PER_SECOND`: each new viewer costs a
+handshake and a hello with minutes of history, which a client reconnecting in a loop would
+otherwise buy as fast as it likes) and how many HTTP requests it may make over all of them
+(:data:`REQUESTS_PER_SECOND`).
 
 Each accepted connection gets a :class:`Ticket` (web/server.py) that it gives back when it
 closes; a websocket that outlives its request (web/driver.py) takes its ticket along.
@@ -36,7 +37,10 @@ TIMEOUT_LOG_SECONDS = 60.0
 #: reload) and a steady rate. Trusted proxies are not limited here (nginx's own limits are).
 CONNECTS_PER_SECOND = 10.0
 CONNECT_BURST = 40.0
-#: Addresses whose connection rate is remembered; past this, idle ones are forgotten.
+#: Requests one client address may make, over all its connections (a page load is a dozen).
+REQUESTS_PER_SECOND = 20.0
+REQUEST_BURST = 100.0
+#: Addresses whose rates are remembered; past this, idle ones are forgotten.
 MAX_RATED_ADDRESSES = 10_000
 
 
@@ -80,8 +84,9 @@ class Connections:
         self.exempt = exempt
         self.open = 0
         self._by_address: dict[str, int] = {}
-        #: Refusals by reason ("total", "per_client", "rate"), for /metrics.
-        self.refused = {"total": 0, "per_client": 0, "rate": 0}
+        #: Refusals by reason ("total", "per_client", "rate", "requests"), for /metrics.
+        self.refused = {"total": 0, "per_client": 0, "rate": 0, "requests": 0}
+        #: address -> its budgets: new connections (frames), requests (bytes: one a request).
         self._rates: dict[str, InputBudget] = {}
         self._refusing: set[str] = set()  # reasons refused since last below the cap
         #: Connections closed for not sending a whole request head in time, for /metrics.
@@ -98,7 +103,7 @@ class Connections:
             return self._refuse(
                 "per_client", f"{address} holds its maximum of {self.per_client}", address
             )
-        if not from_proxy and not self._rate_of(address).spend(1, 0):
+        if not from_proxy and not self._rates_of(address).spend(1, 0):
             why = f"{address} opens more than {CONNECTS_PER_SECOND:g} a second"
             return self._refuse("rate", why, address)
         self.open += 1
@@ -106,18 +111,26 @@ class Connections:
             self._by_address[address] = self._by_address.get(address, 0) + 1
         return Ticket(self, address, from_proxy)
 
-    def _rate_of(self, address: str) -> InputBudget:
-        rate = self._rates.get(address)
-        if rate is None:
+    def allow_request(self, ticket: Ticket) -> bool:
+        """One more HTTP request on this connection: within its address's budget, which all
+        its connections share (else ten connections a second, each with a burst of its own,
+        would buy a thousand requests a second). A trusted proxy's are not counted here."""
+        return ticket.from_proxy or self._rates_of(ticket.address).spend(0, 1)
+
+    def _rates_of(self, address: str) -> InputBudget:
+        rates = self._rates.get(address)
+        if rates is None:
             if len(self._rates) >= MAX_RATED_ADDRESSES:
                 self._forget_idle()
-            rate = self._rates[address] = InputBudget(CONNECTS_PER_SECOND, CONNECT_BURST, 0, 0)
-        return rate
+            rates = self._rates[address] = InputBudget(
+                CONNECTS_PER_SECOND, CONNECT_BURST, REQUESTS_PER_SECOND, REQUEST_BURST
+            )
+        return rates
 
     def _forget_idle(self) -> None:
         """Drop the addresses whose burst has refilled: they are where a new one starts."""
         now = time.monotonic()
-        refill = CONNECT_BURST / CONNECTS_PER_SECOND
+        refill = max(CONNECT_BURST / CONNECTS_PER_SECOND, REQUEST_BURST / REQUESTS_PER_SECOND)
         self._rates = {a: r for a, r in self._rates.items() if now - r.at < refill}
 
     def _refuse(self, reason: str, why: str, address: str = "") -> str:
@@ -139,8 +152,15 @@ class Connections:
                 del self._by_address[address]
             self._refusing.discard(f"per_client {address}")
             self._refusing.discard(f"rate {address}")
+            self._refusing.discard(f"requests {address}")
         if self.open < self.total:
             self._refusing.discard("total ")
+
+    def note_over_requests(self, address: str) -> None:
+        """A connection closed for making more requests than its address may."""
+        self._refuse(
+            "requests", f"{address} makes more than {REQUESTS_PER_SECOND:g} a second", address
+        )
 
     def note_timeout(self, address: str, seconds: float) -> None:
         """A connection from ``address`` sent no whole request head within ``seconds``."""

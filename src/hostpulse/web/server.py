@@ -18,7 +18,6 @@ from hostpulse.config import Settings
 from hostpulse.runtime import Runtime
 from hostpulse.web import driver
 from hostpulse.web.app import CONNECTIONS, LIVE, create_app
-from hostpulse.web.budget import InputBudget
 from hostpulse.web.connections import TICKET, Connections, Ticket
 
 log = logging.getLogger("hostpulse.server")
@@ -37,8 +36,8 @@ class CannotListen(Exception):
 
 class Handler(pywsgi.WSGIHandler):
     """pywsgi's handler: a smaller read buffer, no keep-alive after a websocket, a deadline
-    for each request head, and a budget of requests per connection (a trusted proxy's
-    keep-alive connections, which carry many clients' requests, excepted)."""
+    for each request head, and each request within its client address's budget
+    (web/connections.py; a trusted proxy's, which carry many clients' requests, excepted)."""
 
     ticket: Ticket
     server: Server
@@ -47,7 +46,6 @@ class Handler(pywsgi.WSGIHandler):
         if rfile is None:
             rfile = sock.makefile("rb", READ_BUFFER_BYTES)
         super().__init__(sock, address, server, rfile)
-        self.requests = InputBudget()
         self.head_deadline: gevent.Timeout | None = None
 
     def handle_one_request(self):
@@ -55,8 +53,8 @@ class Handler(pywsgi.WSGIHandler):
         ``header_timeout`` (the wait for a keep-alive connection's next request included):
         a client that sends nothing, or a byte at a time, cannot hold a connection."""
         address = self.ticket.address
-        if not self.ticket.from_proxy and not self.requests.spend(1, 0):
-            log.info("closing a connection from %s: more than its budget of requests", address)
+        if not self.server.connections.allow_request(self.ticket):
+            self.server.connections.note_over_requests(address)
             return None
         seconds = self.server.header_timeout
         self.head_deadline = deadline = gevent.Timeout.start_new(seconds)
