@@ -150,9 +150,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="flooding at once")
     args = parser.parse_args()
     print(f"{args.connections} flooding connection(s) from {SOURCE}, {args.seconds:g} s each")
-    print("| flood | connections made | frames written before the close (median; most never read) | server CPU % | "
-          "peak RSS MiB | max tick lateness ms | probe delay p50 / max ms | samples | "
-          "/healthz < 1 s |")  # fmt: skip
+    print("| flood | connections made | frames written before the close (median; most never "
+          "read) | server CPU % | peak RSS MiB | max tick lateness ms | probe delay p50 / max ms "
+          "| samples | /healthz < 1 s |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
     for kind in args.kinds:
         r = run_kind(kind, args)
