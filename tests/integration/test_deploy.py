@@ -24,6 +24,15 @@ FACTER_NOISE = "/proc/1/environ"
 MANIFESTS = sorted(DEPLOY.glob("puppet/**/*.pp"))
 UNIT = DEPLOY / "systemd" / "hostpulse.service"
 HOSTPULSE_BIN = Path(sys.executable).with_name("hostpulse")
+#: The unit template's parameters as deploy/render-examples.sh gives them.
+UNIT_VALUES = {
+    "user": "hostpulse",
+    "group": "hostpulse",
+    "hostpulse_bin": str(HOSTPULSE_BIN),
+    "config_file": "/etc/hostpulse/hostpulse.toml",
+    "data_dir": "/var/lib/hostpulse",
+    "log_dir": "/var/log/hostpulse",
+}
 
 
 def run(*command, cwd=None, timeout=120, env=None) -> subprocess.CompletedProcess:
@@ -136,16 +145,9 @@ def test_unit_with_gpu_devices_reaches_nvidia_devices_only(tmp_path):
     """gpu_devices => true (off by default): no private /dev, a closed device policy that
     allows the nvidia* device groups; still valid and as hardened as the bar above."""
     require(tools_missing("puppet", "systemd-analyze"))
-    values = {
-        "user": "hostpulse",
-        "group": "hostpulse",
-        "hostpulse_bin": str(HOSTPULSE_BIN),
-        "config_file": "/etc/hostpulse/hostpulse.toml",
-        "data_dir": "/var/lib/hostpulse",
-        "log_dir": "/var/log/hostpulse",
-    }
     unit = tmp_path / "hostpulse.service"
-    unit.write_text(render_epp("hostpulse.service.epp", {**values, "gpu_devices": True}, tmp_path))
+    values = {**UNIT_VALUES, "gpu_devices": True}
+    unit.write_text(render_epp("hostpulse.service.epp", values, tmp_path))
     lines = unit.read_text().splitlines()
     for line in ("PrivateDevices=no", "DevicePolicy=closed", "DeviceAllow=char-nvidia* rw"):
         assert line in lines, line
@@ -155,7 +157,7 @@ def test_unit_with_gpu_devices_reaches_nvidia_devices_only(tmp_path):
     match = re.search(r"Overall exposure level for hostpulse.service: ([\d.]+)", result.stdout)
     assert match and float(match.group(1)) <= 2.5, result.stdout
     # off by default: what the module writes without the parameter has the private /dev
-    default = render_epp("hostpulse.service.epp", values, tmp_path).splitlines()
+    default = render_epp("hostpulse.service.epp", UNIT_VALUES, tmp_path).splitlines()
     assert "PrivateDevices=yes" in default and not any(x.startswith("Device") for x in default)
 
 
@@ -214,16 +216,8 @@ def test_unit_containers_group_is_off_by_default_and_verifies_when_on(tmp_path):
     require(tools_missing("puppet", "systemd-analyze"))
     from support import render_epp
 
-    values = {
-        "user": "hostpulse",
-        "group": "hostpulse",
-        "hostpulse_bin": str(HOSTPULSE_BIN),
-        "config_file": "/etc/hostpulse/hostpulse.toml",
-        "data_dir": "/var/lib/hostpulse",
-        "log_dir": "/var/log/hostpulse",
-        "containers_group": "docker",
-    }
     unit = tmp_path / "hostpulse.service"
+    values = {**UNIT_VALUES, "containers_group": "docker"}
     unit.write_text(render_epp("hostpulse.service.epp", values, tmp_path))
     assert "SupplementaryGroups=docker" in unit.read_text().splitlines()
     assert _verify(unit) == []
