@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup assets run test test-fast lint format bench-collect bench-history bench-viewers \
-	bench-soak bench-workers clean
+	bench-soak bench-workers bench-flood clean
 
 setup: $(STAMP) assets
 
@@ -56,6 +56,10 @@ bench-soak: setup
 # needs redis-server, nginx and puppet. ARGS="-n 5000 8000" for more N.
 bench-workers: setup
 	$(BIN)/python benchmarks/viewers.py --workers 1 2 $(ARGS)
+
+# What one hostile client costs: floods of each kind from one address (~2 min, loopback).
+bench-flood: setup
+	$(BIN)/python benchmarks/flood.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info node_modules src/hostpulse/web/static/vendor
