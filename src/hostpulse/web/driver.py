@@ -314,15 +314,10 @@ class WebSocketDriver:
     def _take(self) -> bool:
         """One chunk from the socket into Engine.IO; False when nothing more is waiting."""
         try:
-            data = self.sock.recv(RECEIVE_BYTES)
+            if not self._receive():
+                return False
         except BlockingIOError:
             return False
-        except OSError:
-            data = b""
-        if not data:
-            self.connected = False
-            return False
-        self._parse(data)
         while self.received and self.connected:
             if not self._deliver(self.received.pop(0)):
                 self.connected = False
@@ -425,17 +420,25 @@ class WebSocketDriver:
         """The next message from the client, or None once the connection is closed (Engine.IO's
         handler reads with this while a session upgrades from polling)."""
         while not self.received:
-            if not self.connected:
+            if not self.connected or not self._receive():
                 return None
-            try:
-                data = self.sock.recv(RECEIVE_BYTES)
-            except OSError:
-                data = b""
-            if not data:
-                self.connected = False
-                return None
-            self._parse(data)
         return self.received.pop(0)
+
+    def _receive(self) -> bool:
+        """One chunk from the client parsed into ``received``; False once the connection is
+        over. On the taken-over (non-blocking) socket, BlockingIOError says nothing is
+        waiting: the caller's to handle."""
+        try:
+            data = self.sock.recv(RECEIVE_BYTES)
+        except BlockingIOError:
+            raise
+        except OSError:
+            data = b""
+        if not data:
+            self.connected = False
+            return False
+        self._parse(data)
+        return True
 
     def _parse(self, data: bytes) -> None:
         """Bytes from the client into whole messages (``received``), answering pings and
