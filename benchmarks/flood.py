@@ -29,40 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import websocket
 
-from support import RawViewer, Server, client_frame, http_get
+from support import FLOOD_FRAMES, Probe, RawViewer, Server, http_get
 from viewers import cpu_seconds, status_kb
 
 KINDS = {
-    "websocket pings": client_frame(0x9, b"x"),
-    "engine.io pings": client_frame(0x1, b"2"),
-    "resync": client_frame(0x1, b'42/live,["resync"]'),
-    "watch unknown host": client_frame(0x1, b'42/live,["watch",{"host":"nope"}]'),
-    "unknown packets": client_frame(0x1, b"7junk"),
+    **FLOOD_FRAMES,
     "http keep-alive": b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
 }
 SOURCE = "127.0.0.2"
-
-
-class Probe(threading.Thread):
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.viewer = RawViewer(url)
-        self.viewer.wait_for("hello")
-        self.samples: list[tuple[float, float]] = []  # (ts, received)
-        self.stopping = threading.Event()
-        self.start()
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            with contextlib.suppress(websocket.WebSocketTimeoutException, OSError):
-                name, payload, _ = self.viewer.next_event(timeout=1)
-                if name == "sample":
-                    self.samples.append((payload["ts"], time.time()))
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(5)
-        self.viewer.close()
 
 
 def attacker(url: str, kind: str, until: float, counts: dict) -> None:

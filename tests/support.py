@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -342,6 +344,48 @@ class RawViewer:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.ws.close()
+
+
+class Probe(threading.Thread):
+    """A well-behaved viewer beside a load or a flood, noting each sample's ``ts`` and the
+    wall-clock time it arrived."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.viewer = RawViewer(url)
+        self.viewer.wait_for("hello")
+        self.samples: list[tuple[float, float]] = []  # (ts, received)
+        self.stopping = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(websocket.WebSocketTimeoutException, OSError):
+                name, payload, _ = self.viewer.next_event(timeout=1)
+                if name == "sample":
+                    self.samples.append((payload["ts"], time.time()))
+
+    def longest_gap(self, since: float) -> float:
+        """The longest wall-clock wait for a sample from ``since`` (time.time()) until now."""
+        times = [since] + [rx for _, rx in self.samples if rx >= since] + [time.time()]
+        return max(b - a for a, b in itertools.pairwise(times))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(5)
+        self.viewer.close()
+
+
+#: One frame of each kind a flooding client may send over its websocket (test_hostile.py,
+#: benchmarks/flood.py).
+FLOOD_FRAMES = {
+    "websocket pings": client_frame(0x9, b"x"),
+    "engine.io pings": client_frame(0x1, b"2"),
+    "resync": client_frame(0x1, b'42/live,["resync"]'),
+    "events on another namespace": client_frame(0x1, b'42["watch",{}]'),
+    "watch unknown host": client_frame(0x1, b'42/live,["watch",{"host":"nope"}]'),
+    "unknown packets": client_frame(0x1, b"7junk"),
+}
 
 
 class Page:

@@ -5,17 +5,15 @@ caps, the descriptor reserve (issue 17). Real server, real sockets; each test st
 from __future__ import annotations
 
 import contextlib
-import itertools
 import re
 import resource
 import socket
-import threading
 import time
 
 import pytest
 import websocket
 
-from support import RawViewer, Server, client_frame, connect_from, http_get, wait_until
+from support import FLOOD_FRAMES, Probe, RawViewer, Server, connect_from, http_get, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -33,34 +31,6 @@ def app_log(server) -> str:
     return (server.log_dir / "hostpulse.log").read_text(errors="replace")
 
 
-class Probe(threading.Thread):
-    """A well-behaved viewer noting when each sample arrives."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.viewer = RawViewer(url)
-        self.viewer.wait_for("hello")
-        self.arrivals: list[float] = []
-        self.stop = threading.Event()
-        self.start()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            with contextlib.suppress(websocket.WebSocketTimeoutException, OSError):
-                name, _, _ = self.viewer.next_event(timeout=1)
-                if name == "sample":
-                    self.arrivals.append(time.monotonic())
-
-    def longest_gap(self, since: float) -> float:
-        times = [since] + [t for t in self.arrivals if t >= since] + [time.monotonic()]
-        return max(b - a for a, b in itertools.pairwise(times))
-
-    def close(self) -> None:
-        self.stop.set()
-        self.join(5)
-        self.viewer.close()
-
-
 def flood(sock: socket.socket, chunk: bytes, seconds: float) -> float | None:
     """Send ``chunk`` again and again; seconds until the server closed on us, or None."""
     sock.settimeout(2)
@@ -73,28 +43,19 @@ def flood(sock: socket.socket, chunk: bytes, seconds: float) -> float | None:
     return None
 
 
-FLOODS = {
-    "websocket pings": client_frame(0x9, b"x"),
-    "engine.io pings": client_frame(0x1, b"2"),
-    "resync events": client_frame(0x1, b'42/live,["resync"]'),
-    "events on another namespace": client_frame(0x1, b'42["watch",{}]'),
-    "unknown packets": client_frame(0x1, b"7junk"),
-}
-
-
-@pytest.mark.parametrize("kind", list(FLOODS))
+@pytest.mark.parametrize("kind", list(FLOOD_FRAMES))
 def test_a_flooding_connection_is_closed_and_the_others_are_served(server, kind):
     probe = Probe(server.url)
     attacker = RawViewer(server.url)
     lines_before = app_log(server).count("input budget")
     try:
-        start = time.monotonic()
-        closed_after = flood(attacker.ws.sock, FLOODS[kind] * 200, FLOOD_SECONDS)
+        start = time.time()
+        closed_after = flood(attacker.ws.sock, FLOOD_FRAMES[kind] * 200, FLOOD_SECONDS)
         status, _, _ = http_get(server.url + "/healthz", timeout=5)
         gap = probe.longest_gap(start)
     finally:
         attacker.close()
-        probe.close()
+        probe.stop()
     assert closed_after is not None, f"a flood of {kind} was not closed in {FLOOD_SECONDS}s"
     assert status == 200
     assert gap < 5, f"the other viewer went {gap:.1f}s without a sample"
