@@ -108,21 +108,23 @@ class Boundary:
         return None
 
     def facts(self, host: str, data: Any) -> dict[str, Any] | None:
-        """A facts object: a JSON object of at most MAX_FACTS_BYTES, with text keys."""
+        """A facts object: a JSON object of at most MAX_FACTS_BYTES, with text keys; ``data``
+        is its JSON text (the host hash) or already decoded (a stream entry)."""
         if isinstance(data, bytes | str):
-            if len(data) > MAX_FACTS_BYTES:
-                self.reject(host, "facts larger than 64 KiB")
-                return None
-            try:
-                data = json.loads(data)
-            except ValueError:
-                self.reject(host, "facts that are not JSON")
-                return None
+            size = len(data)  # measured before it is parsed
+            if size <= MAX_FACTS_BYTES:
+                try:
+                    data = json.loads(data)
+                except ValueError:
+                    self.reject(host, "facts that are not JSON")
+                    return None
+        else:
+            size = len(json.dumps(data, default=str))
+        if size > MAX_FACTS_BYTES:
+            self.reject(host, "facts larger than 64 KiB")
+            return None
         if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
             self.reject(host, "facts that are not an object")
-            return None
-        if len(json.dumps(data, default=str)) > MAX_FACTS_BYTES:
-            self.reject(host, "facts larger than 64 KiB")
             return None
         return data
 

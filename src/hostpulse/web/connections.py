@@ -88,7 +88,8 @@ class Connections:
         self.refused = {"total": 0, "per_client": 0, "rate": 0, "requests": 0}
         #: address -> its budgets: new connections (frames), requests (bytes: one a request).
         self._rates: dict[str, InputBudget] = {}
-        self._refusing: set[str] = set()  # reasons refused since last below the cap
+        #: (reason, address) refused since last below that cap: logged once per episode.
+        self._refusing: set[tuple[str, str]] = set()
         #: Connections closed for not sending a whole request head in time, for /metrics.
         self.timed_out = 0
         self._timeout_logged = -TIMEOUT_LOG_SECONDS
@@ -135,7 +136,7 @@ class Connections:
 
     def _refuse(self, reason: str, why: str, address: str = "") -> str:
         self.refused[reason] += 1
-        episode = f"{reason} {address}"
+        episode = (reason, address)
         if episode not in self._refusing:  # one line when it starts, not one per refusal
             self._refusing.add(episode)
             log.warning("refusing connections: %s (counted on /metrics)", why)
@@ -150,11 +151,10 @@ class Connections:
                 self._by_address[address] = left
             else:
                 del self._by_address[address]
-            self._refusing.discard(f"per_client {address}")
-            self._refusing.discard(f"rate {address}")
-            self._refusing.discard(f"requests {address}")
+            for reason in ("per_client", "rate", "requests"):
+                self._refusing.discard((reason, address))
         if self.open < self.total:
-            self._refusing.discard("total ")
+            self._refusing.discard(("total", ""))
 
     def note_over_requests(self, address: str) -> None:
         """A connection closed for making more requests than its address may."""
