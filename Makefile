@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup assets run test test-fast lint format bench-collect bench-history bench-viewers \
+.PHONY: setup assets run test test-slow test-fast lint format bench-collect bench-history bench-viewers \
 	bench-soak bench-workers bench-flood clean
 
 setup: $(STAMP) assets
@@ -22,9 +22,13 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/hostpulse serve
 
-# The whole suite (all tiers but soak).
+# Every tier a change needs (unit, integration, e2e): under 15 minutes on 2 cores.
 test: setup
-	$(BIN)/pytest -m "not soak"
+	$(BIN)/pytest -m "not soak and not slow and not package and not image"
+
+# What waits long or builds (the wheel, the container image, a receiver down for 30 s…).
+test-slow: setup
+	$(BIN)/pytest -m "(slow or package or image) and not soak"
 
 # Seconds: unit tests only, no servers, no browser.
 test-fast: setup
