@@ -18,6 +18,7 @@ from hostpulse.collect.host import machine_names
 from hostpulse.config import Settings
 from hostpulse.host import STALE_AFTER, Host, Hosts
 from hostpulse.local import build_local_host
+from hostpulse.notify import Notifier, build_notifier
 from hostpulse.remote.reader import Reader
 
 
@@ -32,6 +33,8 @@ class Runtime:
     reader: Reader | None = None
     #: This machine published to Redis from inside this process (``sample_local``).
     agent: Agent | None = None
+    #: Tells people of alerts (None when no notification URL is configured).
+    notifier: Notifier | None = None
 
     @staticmethod
     def machine_names() -> set[str]:
@@ -77,6 +80,8 @@ class Runtime:
 
     def start(self) -> None:
         """Start sampling and reading: with the server, not with the first viewer."""
+        if self.notifier is not None:  # first: whatever starts next may have alerts
+            self.notifier.start()
         if self.local is not None:
             self.local.start()
         if self.reader is not None:
@@ -92,6 +97,8 @@ class Runtime:
             self.reader.stop()
         for host in self.hosts:
             host.stop()
+        if self.notifier is not None:  # last: the hosts' final transitions are in
+            self.notifier.stop()
 
 
 def build(settings: Settings) -> Runtime:
@@ -99,7 +106,7 @@ def build(settings: Settings) -> Runtime:
     if settings.redis is None:
         local = build_local_host(settings)
         hosts.add(local)
-        return Runtime(settings, hosts, local=local)
+        return Runtime(settings, hosts, local=local, notifier=build_notifier(settings))
     reader = Reader(
         settings.redis,
         maxlen=settings.redis_maxlen,
@@ -108,4 +115,5 @@ def build(settings: Settings) -> Runtime:
         process_cmdline=settings.process_cmdline,
     )
     agent = Agent(settings) if settings.sample_local else None
-    return Runtime(settings, hosts, reader=reader, agent=agent)
+    notifier = build_notifier(settings)
+    return Runtime(settings, hosts, reader=reader, agent=agent, notifier=notifier)
