@@ -47,10 +47,12 @@ class JsonReceiver(_Received):
     """Records Apprise's JSON posts: dicts with ``title``, ``message``, ``type`` and the
     ``path`` posted to."""
 
-    def __init__(self, port: int | None = None, status: int = 200) -> None:
+    def __init__(self, port: int | None = None, status: int = 200, delay: float = 0.0) -> None:
         super().__init__()
         self.port = port or free_port()
         self.status = status
+        #: Seconds each answer waits after the body was read (a slow service).
+        self.delay = delay
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -65,6 +67,7 @@ class JsonReceiver(_Received):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 receiver._add({**body, "path": self.path})
+                time.sleep(receiver.delay)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

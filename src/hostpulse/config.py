@@ -268,24 +268,17 @@ def _socket(raw: Any) -> str:
 
 def _notify_urls(raw: Any) -> tuple[str, ...]:
     # Apprise URLs may hold commas (mailto's to=a,b): an environment value is split on
-    # white space only.
+    # white space only. A bad one is named by its place: its text may hold a token.
     items = raw.split() if isinstance(raw, str) else raw
     if not isinstance(items, list | tuple):
         raise ValueError("must be a list of Apprise URLs such as json://host/path")
     result = []
-    for item in items:
+    for place, item in enumerate(items, 1):
         text = str(item).strip()
         if not re.match(r"^[a-z][a-z0-9+.-]*://\S", text, re.IGNORECASE):
-            raise ValueError(f"{_redacted(text)!r} is not an Apprise URL (scheme://…)")
+            raise ValueError(f"URL number {place} is not an Apprise URL (scheme://…)")
         result.append(text)
     return tuple(result)
-
-
-def _redacted(url: str) -> str:
-    try:
-        return redact_url(url)
-    except ValueError:
-        return url.split("@")[-1]
 
 
 def _public_url(raw: Any) -> str:

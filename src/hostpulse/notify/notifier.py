@@ -66,12 +66,14 @@ class Notifier:
         public_url: str | None = None,
         repeat: float = 0.0,
         retry_for: float = RETRY_FOR,
+        first_retry: float = FIRST_RETRY,
     ) -> None:
         self.targets = targets
         self.ledger = ledger
         self.public_url = public_url
         self.repeat = repeat
         self.retry_for = retry_for
+        self.first_retry = first_retry
         #: Results by name (SENT, FAILED, RETRIED, DUPLICATE, DROPPED): /metrics reads them.
         self.counts: Counter[str] = Counter()
         self._inbox: queue.Queue[Transition | None] = queue.Queue(INBOX_MAX)
@@ -165,7 +167,8 @@ class Notifier:
         now = time.monotonic()
         for target in self.targets:
             if target.wants(t.severity):
-                self._jobs.append(Job(t, target, f"{key}:{target.key}", message, now, now))
+                job = Job(t, target, f"{key}:{target.key}", message, now, now, self.first_retry)
+                self._jobs.append(job)
 
     def _repeat_due(self, now: float) -> None:
         for alert, (t, n) in list(self._firing.items()):

@@ -3,15 +3,17 @@
 Each URL gets an Apprise object of its own, so that every send has one result per URL (a
 mail server down does not hide that the webhook got it) and its own error text. Apprise
 does the talking; the only things asked of it are its documented ones: ``Apprise.add`` /
-``notify``, ``LogCapture`` (the reason a send failed) and a plugin's ``url(privacy=True)``
-(the URL fit for logs, its secrets masked). Apprise is imported only when URLs are configured:
+``notify``, its log (the reason a send failed) and a plugin's ``url(privacy=True)`` (the URL
+fit for logs, its secrets masked). Apprise is imported only when URLs are configured:
 loading it and its plugins costs about half a second of CPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +45,7 @@ class Target:
         """Send once: None when delivered, else why not (Apprise's own words)."""
         import apprise
 
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        with _apprise_log() as said:
             try:
                 ok = bool(
                     self._apprise.notify(
@@ -55,10 +57,35 @@ class Target:
                 )
             except Exception as exc:  # a plugin's bug must not end the delivery thread
                 return f"{type(exc).__name__}: {exc}"
-            text = captured.getvalue() if hasattr(captured, "getvalue") else ""
         if ok:
             return None
-        return _last_reason(text) or "the service did not accept the message"
+        return said[-1] if said else "the service did not accept the message"
+
+
+class _Said(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _apprise_log() -> Iterator[list[str]]:
+    """What Apprise warns of during one send, kept for the caller instead of logged: Apprise
+    logs every failed try, hostpulse one line per URL and error (notifier.py). Sends happen
+    one at a time (the delivery thread, ``alerts test``), so holding the logger is safe."""
+    lines: list[str] = []
+    logger = logging.getLogger("apprise")
+    handler, propagate = _Said(lines), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def build_targets(settings: Settings) -> list[Target]:
@@ -102,11 +129,3 @@ def _with_timeouts(url: str) -> str:
     if not extra:
         return url
     return head + "?" + "&".join(([query] if query else []) + extra)
-
-
-def _last_reason(log_text: str) -> str:
-    """The last warning or error Apprise logged, without its time stamp."""
-    lines = [line for line in log_text.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    return lines[-1].split(" - ", 2)[-1].strip()
