@@ -4,8 +4,8 @@ Redis is the trust boundary (docs/SECURITY.md): any client that may write there 
 any host. With one ACL user per agent, allowed only the keys of its own host id
 (remote/wire.py) and only the commands the publisher sends, a leaked agent password can fake
 that one host and nothing else; a worker's user reads every host, writes only the want keys
-of on-demand tables, and talks on Flask-SocketIO's channel. ``hostpulse redis-acl`` prints
-these lines.
+of on-demand tables and the notification ledger's keys, and talks on Flask-SocketIO's
+channel. ``hostpulse redis-acl`` prints these lines.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ AGENT_COMMANDS = ("ping", "eval", "get", "set", "del", "hset", "xadd", "zadd", "
                   "pexpire")  # fmt: skip
 #: What the reader and Socket.IO's Redis manager send (remote/reader.py, remote/demand.py).
 WORKER_COMMANDS = ("ping", "zrange", "hgetall", "xread", "xrevrange", "set", "publish",
-                   "subscribe", "unsubscribe")  # fmt: skip
+                   "subscribe", "unsubscribe",
+                   # the notification ledger's scripts and reads (notify/ledger.py)
+                   "evalsha", "eval", "script|load", "get", "exists", "pexpire", "pttl",
+                   "del")  # fmt: skip
+#: The notification ledger's claims and done markers, which every worker writes.
+NOTIFY_KEYS = "notify:*"
 
 
 def glob_literal(text: str) -> str:
@@ -63,7 +68,8 @@ def agent_rules(host_id: str, password: str) -> list[str]:
 
 
 def worker_rules(password: str) -> list[str]:
-    """ACL rules for a worker: reads every hostpulse key, writes only want keys."""
+    """ACL rules for a worker: reads every hostpulse key, writes only want keys and the
+    notification ledger's."""
     return [
         "on",
         "#" + _sha256(password),
@@ -71,6 +77,9 @@ def worker_rules(password: str) -> list[str]:
         "resetchannels",
         "%R~" + glob_literal(wire.PREFIX) + "*",
         "%W~" + glob_literal(wire.PREFIX) + "want:*",
+        "~"
+        + glob_literal(wire.PREFIX)
+        + NOTIFY_KEYS,  # read and write in one pattern: scripts need both
         "&" + SOCKETIO_CHANNEL,
         "-@all",
         *("+" + command for command in WORKER_COMMANDS),
