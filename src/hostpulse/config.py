@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hostpulse import hostid
+from hostpulse.alerts import rules as alert_rules
 from hostpulse.sampler import MAX_INTERVAL, MIN_INTERVAL
 
 ENV_PREFIX = "HOSTPULSE_"
@@ -90,6 +91,9 @@ class Settings:
     #: Where this host's /proc, /sys and /etc/hostname are: ``/``, or the host's mounted
     #: into a container (collect/hostroot.py).
     host_root: Path = Path("/")
+    # --- alerts (issue 12, evaluation side) ---
+    #: The alert rules: the shipped defaults, changed or added to by ``[[alerts]]`` tables.
+    alerts: tuple[alert_rules.Rule, ...] = field(default_factory=alert_rules.defaults)
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -310,6 +314,11 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
         "Docker/Podman API socket, or off (default: /var/run/docker.sock, podman's if found)",
     ),
     "host_root": (_path, "the host's /proc, /sys, /etc/hostname under this (a container: /host)"),
+    # --- alerts (issue 12, evaluation side) ---
+    "alerts": (
+        alert_rules.parse_rules,
+        "[[alerts]] rules over the defaults (docs/ALERTS.md); same name changes a default",
+    ),
 }
 
 
@@ -378,11 +387,23 @@ def explain(settings: Settings) -> str:
         if value is None:
             rows.append(f"# {f.name} is unset: {help_text}")
             continue
+        if f.name == "alerts":
+            rows.append(alerts_toml(value, help_text))
+            continue
         if f.name == "redis":
             value = redact_url(value)
             help_text += " (any password shown as ***)" if value != settings.redis else ""
         rows.append(f"{f.name} = {toml_value(value)}  # {help_text}")
     return "\n".join(rows)
+
+
+def alerts_toml(rules: tuple[alert_rules.Rule, ...], help_text: str) -> str:
+    """The rules as one TOML array of inline tables, a table a line."""
+    lines = [f"alerts = [  # {help_text}"]
+    for rule in rules:
+        fields = ", ".join(f"{k} = {toml_value(v)}" for k, v in rule.as_config().items())
+        lines.append(f"  {{{fields}}},")
+    return "\n".join([*lines, "]"])
 
 
 def toml_value(value: Any) -> str:
