@@ -336,7 +336,8 @@ def _apply(values: dict[str, Any], raw: Mapping[str, Any], source: str) -> None:
         try:
             values[name] = parse(value)
         except ValueError as exc:
-            raise ConfigError(f"setting {name!r} from {source}: {exc} (got {value!r})") from None
+            got = "" if name == "alerts" else f" (got {value!r})"  # a rule names itself
+            raise ConfigError(f"setting {name!r} from {source}: {exc}{got}") from None
 
 
 def read_file(path: Path) -> dict[str, Any]:
