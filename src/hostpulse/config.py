@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hostpulse import hostid
+from hostpulse.alerts import rules as alert_rules
 from hostpulse.sampler import MAX_INTERVAL, MIN_INTERVAL
 
 ENV_PREFIX = "HOSTPULSE_"
@@ -105,6 +106,10 @@ class Settings:
     def notify_targets(self) -> tuple[str, ...]:
         """Every notification URL configured, each once."""
         return tuple(dict.fromkeys(self.notify_urls + self.notify_warning + self.notify_critical))
+
+    # --- alerts (issue 12, evaluation side) ---
+    #: The alert rules: the shipped defaults, changed or added to by ``[[alerts]]`` tables.
+    alerts: tuple[alert_rules.Rule, ...] = field(default_factory=alert_rules.defaults)
 
     @property
     def resolved_log_dir(self) -> Path:
@@ -368,6 +373,11 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "notify_critical": (_notify_urls, "Apprise URLs told of critical alerts only"),
     "notify_public_url": (_public_url, "the dashboard's address, for links in messages"),
     "notify_repeat": (_repeat, "repeat a still-firing critical alert this often (default 0: off)"),
+    # --- alerts (issue 12, evaluation side) ---
+    "alerts": (
+        alert_rules.parse_rules,
+        "[[alerts]] rules over the defaults (docs/ALERTS.md); same name changes a default",
+    ),
 }
 
 #: Tables of a config file whose settings are named ``<table>_<name>``: ``[notify]`` ``urls``
@@ -390,8 +400,10 @@ def _apply(values: dict[str, Any], raw: Mapping[str, Any], source: str) -> None:
         try:
             values[name] = parse(value)
         except ValueError as exc:
-            # Notification URLs hold tokens: the reason names the bad one, redacted.
-            got = "" if name in NOTIFY_URL_SETTINGS else f" (got {value!r})"
+            # Notification URLs hold tokens: the reason names the bad one, redacted; a rule
+            # names itself.
+            quiet = name in NOTIFY_URL_SETTINGS or name == "alerts"
+            got = "" if quiet else f" (got {value!r})"
             raise ConfigError(f"setting {name!r} from {source}: {exc}{got}") from None
 
 
@@ -456,6 +468,9 @@ def explain(settings: Settings) -> str:
         if value is None:
             rows.append(f"# {f.name} is unset: {help_text}")
             continue
+        if f.name == "alerts":
+            rows.append(alerts_toml(value, help_text))
+            continue
         if f.name == "redis":
             value = redact_url(value)
             help_text += " (any password shown as ***)" if value != settings.redis else ""
@@ -465,6 +480,15 @@ def explain(settings: Settings) -> str:
             help_text += " (shown as scheme://***)"
         rows.append(f"{f.name} = {toml_value(value)}  # {help_text}")
     return "\n".join(rows)
+
+
+def alerts_toml(rules: tuple[alert_rules.Rule, ...], help_text: str) -> str:
+    """The rules as one TOML array of inline tables, a table a line."""
+    lines = [f"alerts = [  # {help_text}"]
+    for rule in rules:
+        fields = ", ".join(f"{k} = {toml_value(v)}" for k, v in rule.as_config().items())
+        lines.append(f"  {{{fields}}},")
+    return "\n".join([*lines, "]"])
 
 
 def toml_value(value: Any) -> str:

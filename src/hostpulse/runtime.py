@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hostpulse.agent import Agent
+from hostpulse.alerts.engine import Alerts
+from hostpulse.alerts.shared import SharedStarts
+from hostpulse.alerts.store import AlertStore
 from hostpulse.collect.host import machine_names
 from hostpulse.config import Settings
 from hostpulse.host import STALE_AFTER, Host, Hosts
@@ -35,6 +38,8 @@ class Runtime:
     agent: Agent | None = None
     #: Tells people of alerts (None when no notification URL is configured).
     notifier: Notifier | None = None
+    #: Every host's alert rules, states and events (docs/ALERTS.md).
+    alerts: Alerts | None = None
 
     @staticmethod
     def machine_names() -> set[str]:
@@ -82,6 +87,8 @@ class Runtime:
         """Start sampling and reading: with the server, not with the first viewer."""
         if self.notifier is not None:  # first: whatever starts next may have alerts
             self.notifier.start()
+        if self.alerts is not None:
+            self.alerts.start()
         if self.local is not None:
             self.local.start()
         if self.reader is not None:
@@ -97,6 +104,8 @@ class Runtime:
             self.reader.stop()
         for host in self.hosts:
             host.stop()
+        if self.alerts is not None:
+            self.alerts.stop()  # after the hosts: the last samples' transitions recorded
         if self.notifier is not None:  # last: the hosts' final transitions are in
             self.notifier.stop()
 
@@ -106,14 +115,32 @@ def build(settings: Settings) -> Runtime:
     if settings.redis is None:
         local = build_local_host(settings)
         hosts.add(local)
-        return Runtime(settings, hosts, local=local, notifier=build_notifier(settings))
-    reader = Reader(
-        settings.redis,
-        maxlen=settings.redis_maxlen,
-        history_dir=None if settings.memory_only else settings.data_dir / "hosts",
-        hosts=hosts,
-        process_cmdline=settings.process_cmdline,
+        runtime = Runtime(settings, hosts, local=local)
+    else:
+        reader = Reader(
+            settings.redis,
+            maxlen=settings.redis_maxlen,
+            history_dir=None if settings.memory_only else settings.data_dir / "hosts",
+            hosts=hosts,
+            process_cmdline=settings.process_cmdline,
+        )
+        agent = Agent(settings) if settings.sample_local else None
+        runtime = Runtime(settings, hosts, reader=reader, agent=agent)
+    runtime.notifier = build_notifier(settings)
+    runtime.alerts = build_alerts(settings, runtime)
+    return runtime
+
+
+def build_alerts(settings: Settings, runtime: Runtime) -> Alerts:
+    """The rules over every host: evaluated in this process, for remote hosts too (an agent
+    that has died cannot say it is offline; docs/ALERTS.md), recorded in ``alerts.sqlite``."""
+    path = None if settings.memory_only else settings.data_dir / "alerts.sqlite"
+    alerts = Alerts(
+        settings.alerts,
+        AlertStore(path),
+        shared=SharedStarts(settings.redis) if settings.redis else None,
+        notifier=getattr(runtime, "notifier", None),
+        watch_offline=settings.redis is not None,
     )
-    agent = Agent(settings) if settings.sample_local else None
-    notifier = build_notifier(settings)
-    return Runtime(settings, hosts, reader=reader, agent=agent, notifier=notifier)
+    runtime.hosts.on_added(alerts.watch)
+    return alerts

@@ -242,13 +242,16 @@ def test_sensors_from_a_fake_sysfs_tree(tmp_path: Path) -> None:
         "hwmon0",
         "coretemp",
         {"temp1_input": "45500", "temp1_label": "Package id 0", "temp2_input": "41000",
-         "temp1_max": "90000"},
+         "temp1_max": "90000", "temp1_crit": "100000", "temp2_max": "0"},
     )  # fmt: skip
     _hwmon(tmp_path, "hwmon1", "it87", {"fan1_input": "1200", "temp1_input": "bad"})
     _hwmon(tmp_path, "hwmon2", "it87", {"fan1_input": "900"})
     values = sensors.SensorCollector(str(tmp_path)).read().values
     assert values == {
         "temp.coretemp_Package_id_0.celsius": 45.5,
+        # the sensor's own marks; temp2's max of 0 means none
+        "temp.coretemp_Package_id_0.high": 90.0,
+        "temp.coretemp_Package_id_0.crit": 100.0,
         "temp.coretemp_temp2.celsius": 41.0,
         "fan.it87_fan1.rpm": 1200.0,
         "fan.it87_hwmon2_fan1.rpm": 900.0,

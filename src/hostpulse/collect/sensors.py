@@ -4,7 +4,10 @@
 and crit file on each call. We discover the ``*_input`` files once per instance (and again
 every ``rediscover_every`` reads, for hot-plugged devices), then read only those per tick.
 Keys: ``temp.<chip>_<label>.celsius`` and ``fan.<chip>_<label>.rpm``. A box without sensors,
-or not running Linux, yields no keys at all (absent, never zero).
+or not running Linux, yields no keys at all (absent, never zero). Where the driver gives a
+sensor's own marks (``temp<N>_max``, ``temp<N>_crit``) they are ``temp.<chip>_<label>.high``
+and ``.crit``, read at discovery only (they do not change while running) and sent with every
+sample, so an alert rule can hold each sensor to its own mark (docs/ALERTS.md).
 """
 
 from __future__ import annotations
@@ -22,10 +25,16 @@ _INPUT = re.compile(r"^(temp|fan)(\d+)_input$")
 _KINDS = {"temp": ("temp", "celsius", 1000.0), "fan": ("fan", "rpm", 1.0)}
 
 
+#: sysfs mark file suffix -> the key's field.
+_MARKS = (("max", "high"), ("crit", "crit"))
+
+
 class Input(NamedTuple):
     key: str
     path: str
     divisor: float
+    #: (key, value) of the sensor's own marks, in °C.
+    marks: tuple[tuple[str, float], ...] = ()
 
 
 def _read_line(path: str) -> str | None:
@@ -68,9 +77,21 @@ def discover(root: str = HWMON_ROOT) -> list[Input]:
             instance = instance_name(f"{chip}_{label}")
             if key(family, field, instance) in used:  # two chips of one driver
                 instance = instance_name(f"{chip}_{entry}_{label}")
-            inputs.append(Input(key(family, field, instance), path, divisor))
+            marks = _marks(path, instance) if kind == "temp" else ()
+            inputs.append(Input(key(family, field, instance), path, divisor, marks))
             used.add(inputs[-1].key)
     return inputs
+
+
+def _marks(input_path: str, instance: str) -> tuple[tuple[str, float], ...]:
+    """The high and critical marks next to ``temp<N>_input``; a missing, unreadable or
+    zero mark (drivers write 0 for none) is left out."""
+    found = []
+    for suffix, field in _MARKS:
+        raw = _read_line(input_path.removesuffix("_input") + "_" + suffix)
+        if raw and raw.lstrip("-").isdigit() and int(raw) > 0:
+            found.append((key("temp", field, instance), int(raw) / 1000.0))
+    return tuple(found)
 
 
 class SensorCollector:
@@ -91,4 +112,5 @@ class SensorCollector:
             raw = _read_line(item.path)  # a sensor may fail a read (EIO, ENODATA): skip it
             if raw and raw.lstrip("-").isdigit():
                 values[item.key] = int(raw) / item.divisor
+                values.update(item.marks)
         return Reading(values=values)

@@ -69,6 +69,7 @@ class RemoteFeed:
         self._sample_listeners: list[Callable[[Sample], None]] = []
         self._facts_listeners: list[Callable[[dict[str, Any]], None]] = []
         self._table_listeners: list[Callable[[Table], None]] = []
+        self._stream_listeners: list[Callable[[Sample], None]] = []
         #: table -> who wants it (viewers' sids), as Sampler.want; the reader asks the agent.
         self._wanted: dict[str, set[Any]] = {name: set() for name in wire.ON_DEMAND}
 
@@ -81,6 +82,12 @@ class RemoteFeed:
     def subscribe(self, listener: Callable[[Sample], None]) -> Callable[[], None]:
         self._sample_listeners.append(listener)
         return lambda: self._sample_listeners.remove(listener)
+
+    def subscribe_stream(self, listener: Callable[[Sample], None]) -> Callable[[], None]:
+        """Call ``listener(sample)`` for every sample of the stream in order, a backfill and
+        a replayed backlog too (alerts evaluate each; viewers get only the newest)."""
+        self._stream_listeners.append(listener)
+        return lambda: self._stream_listeners.remove(listener)
 
     def subscribe_facts(self, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
         self._facts_listeners.append(listener)
@@ -104,11 +111,15 @@ class RemoteFeed:
             _publish(self._table_listeners, table)
 
     def receive(self, sample: Sample, *, live: bool = True) -> None:
+        """A sample read from the stream (``live=False``: the reader takes every entry so),
+        or the newest of a read again for the live listeners (``live=True``)."""
         self.latest = sample
         self.stats.ticks += 1
         self.stats.last_tick_monotonic = time.monotonic()
         if live:
             _publish(self._sample_listeners, sample)
+        else:
+            _publish(self._stream_listeners, sample)
 
     def set_facts(self, facts: dict[str, Any]) -> None:
         if facts != self.facts:

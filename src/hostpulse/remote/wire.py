@@ -66,6 +66,11 @@ def table_key(host_id: str, table: str) -> str:
     return f"{PREFIX}{table}:{host_id}"
 
 
+def alert_key(host_id: str, rule: str, instance: str) -> str:
+    """An alert episode's start, shared by the workers (alerts/shared.py)."""
+    return f"{PREFIX}alert:{host_id}\0{rule}\0{instance}"
+
+
 def want_ttl_ms(interval: float) -> int:
     return int(1000 * max(WANT_MIN, WANT_INTERVALS * interval))
 

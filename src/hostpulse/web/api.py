@@ -9,7 +9,8 @@ from typing import Any
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from hostpulse import metrics
+from hostpulse import hostid, metrics
+from hostpulse.alerts.transition import FIRING, OK, PENDING, RESOLVED
 from hostpulse.host import Host
 
 MAX_KEYS = 64
@@ -20,6 +21,9 @@ MAX_STEP = 86400.0
 MAX_TIME = 1e10
 #: The parameters of each route; any other is refused by name (a typo must not be ignored).
 HISTORY_PARAMETERS = frozenset({"keys", "since", "until", "step"})
+ALERTS_PARAMETERS = frozenset({"host", "state", "since", "until"})
+ALERT_STATES = (PENDING, FIRING, RESOLVED, OK)
+MAX_EVENTS = 500
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -110,6 +114,29 @@ def history(host_id: str):
         raise BadRequest("until must be later than since")
     result = host.history.query(keys, since=since, until=until, step=step, max_points=MAX_POINTS)
     return jsonify(host=host_id, **result)
+
+
+@bp.get("/alerts")
+def alerts():
+    """Alerts firing now and recorded transitions, newest first (docs/ALERTS.md)."""
+    check_parameters(ALERTS_PARAMETERS)
+    host = request.args.get("host") or None
+    if host is not None and not hostid.is_valid(host):
+        raise BadRequest(f"host must be a host id ({hostid.RULE}), got {host[:40]!r}")
+    state = request.args.get("state") or None
+    if state is not None and state not in ALERT_STATES:
+        raise BadRequest(f"state must be one of {', '.join(ALERT_STATES)}, got {state[:40]!r}")
+    since = parse_time("since", request.args.get("since"), default=None)
+    until = parse_time("until", request.args.get("until"), default=None)
+    since = None if since is None else _absolute(since)
+    until = None if until is None else _absolute(until)
+    if since is not None and until is not None and until <= since:
+        raise BadRequest("until must be later than since")
+    engine = runtime().alerts
+    if engine is None:
+        return jsonify(firing=[], events=[])
+    events = engine.events(host=host, state=state, since=since, until=until, limit=MAX_EVENTS)
+    return jsonify(firing=engine.firing(host), events=events)
 
 
 def check_parameters(known: frozenset[str]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from hostpulse import metrics
+from hostpulse.alerts.engine import Alerts
 from hostpulse.host import Hosts
 from hostpulse.remote.inbound import Boundary
 from hostpulse.web.connections import Connections
@@ -138,3 +139,30 @@ class NotifyCollector:
         )
         pending.add_metric([], self.notifier.pending)
         yield from (total, pending)
+
+
+class AlertCollector:
+    """``hostpulse_alert_firing``: 1 per alert firing now, so Prometheus users can route their
+    own way; and how evaluation fares."""
+
+    def __init__(self, alerts: Alerts) -> None:
+        self.alerts = alerts
+
+    def collect(self) -> Iterator[Metric]:
+        firing = GaugeMetricFamily(
+            "hostpulse_alert_firing",
+            "1 for each alert firing now (docs/ALERTS.md)",
+            labels=["host", "rule", "instance", "severity"],
+        )
+        for alert in self.alerts.firing():
+            labels = [alert["host"], alert["name"], alert["instance"], alert["severity"]]
+            firing.add_metric(labels, 1)
+        transitions = CounterMetricFamily(
+            "hostpulse_alert_transitions", "alert state changes recorded by this process"
+        )
+        transitions.add_metric([], self.alerts.transitions)
+        errors = CounterMetricFamily(
+            "hostpulse_alert_evaluation_errors", "samples whose alert evaluation failed"
+        )
+        errors.add_metric([], self.alerts.errors)
+        yield from (firing, transitions, errors)
