@@ -25,7 +25,14 @@ from collections.abc import Callable
 from typing import Any
 
 from hostpulse.collect import Reading
-from hostpulse.collect.processes import CMD_MAX, CMD_MODES, format_cmd, passwd_name, program_name
+from hostpulse.collect.processes import (
+    CMD_MAX,
+    CMD_MODES,
+    format_cmd,
+    passwd_name,
+    program_name,
+    restrict_cmd,
+)
 from hostpulse.collect.procsource import ProcStat, default_source
 
 #: The name of the table in a Sample's ``tables`` (and of this collector).
@@ -149,3 +156,17 @@ class TopProcesses:
         if name is None:
             name = self._users[uid] = self._user_name(uid)
         return name
+
+
+def restrict(rows: list[dict[str, Any]], mode: str) -> list[dict[str, Any]]:
+    """Rows an agent formatted, with ``cmd`` as ``mode`` allows here (the stricter wins;
+    ``name`` hides it: "")."""
+    return [
+        {
+            **row,
+            "cmd": ""
+            if mode == "name" or not row["cmd"]
+            else restrict_cmd(row["cmd"], row["name"], mode),
+        }
+        for row in rows
+    ]
