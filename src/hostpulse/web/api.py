@@ -1,4 +1,5 @@
-"""REST API v1 (docs/API.md): hosts, facts, latest sample, history. Errors are JSON."""
+"""REST API v1 (docs/API.md): hosts, facts, latest sample, history, process tables. Errors
+are JSON."""
 
 from __future__ import annotations
 
@@ -152,6 +153,24 @@ def keys(host_id: str):
             for k, (first, last) in sorted(ranges.items())
         ],
     )
+
+
+PROCESSES_PARAMETERS = frozenset({"at"})
+
+
+@bp.get("/hosts/<host_id>/processes")
+def processes_at(host_id: str):
+    """The top-process table stored nearest at or before ``at`` (docs/API.md)."""
+    host = _host(host_id)
+    check_parameters(PROCESSES_PARAMETERS)
+    at = parse_time("at", request.args.get("at"), default=None)
+    if at is None:
+        raise BadRequest("at is required: epoch seconds, or seconds before now (negative)")
+    when = _absolute(at)
+    moment = host.process_history.at(when)
+    if moment is None:  # answered here: abort(404) would reach _unrouted's message
+        return jsonify(error=f"no process table of host {host_id!r} at or before {when:.3f}"), 404
+    return jsonify(host=host_id, ts=moment.ts, rows=list(moment.rows))
 
 
 def check_parameters(known: frozenset[str]) -> None:
