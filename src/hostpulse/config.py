@@ -49,6 +49,9 @@ class Settings:
     #: Every this many ticks the ``sample`` event is a full sample for everyone.
     full_every: int = 60
     process_cmdline: str = "truncated"
+    # --- issue 16, process tables (issue-16p) ---
+    #: Read the top processes every 10 s and keep them with the history (agents publish them).
+    process_history: bool = True
     #: Addresses of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     #: The id this host is shown under; defaults to the hostname.
@@ -327,6 +330,8 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "log_level": (_choice("DEBUG", "INFO", "WARNING", "ERROR"), "console log level"),
     "full_every": (_int_in(1, 3600), "a full sample every N ticks (default 60)"),
     "process_cmdline": (_choice(*CMDLINE_MODES), "process commands: name, truncated, full"),
+    # --- issue 16, process tables (issue-16p) ---
+    "process_history": (_bool, "keep the top processes every 10 s with the history (true)"),
     "trusted_proxies": (_addresses, "proxies whose X-Forwarded-For is believed"),
     "host_id": (_host_id, "the name this host is shown under (default: hostname)"),
     "memory_only": (_bool, "keep history in memory only, no SQLite file"),

@@ -123,6 +123,7 @@ def build(settings: Settings) -> Runtime:
             history_dir=None if settings.memory_only else settings.data_dir / "hosts",
             hosts=hosts,
             process_cmdline=settings.process_cmdline,
+            process_history=settings.process_history,
         )
         agent = Agent(settings) if settings.sample_local else None
         runtime = Runtime(settings, hosts, reader=reader, agent=agent)
