@@ -94,12 +94,14 @@ def test_the_overview_card_shows_the_alert_count_and_the_filter_keeps_it(browser
 
     redis = RedisServer(tmp_path / "redis").start()
     agents = [Agent(tmp_path / "a", redis.url(), name) for name in ("busy-1", "calm-1")]
+    hook = JsonReceiver().start()
     worker = view = None
     try:
         for agent in agents:
             agent.start()
         (tmp_path / "w").mkdir()
-        rules = config(tmp_path, hosts="busy-*")
+        # Under serve (gevent) with the Redis ledger: each transition notified once.
+        rules = config(tmp_path, hosts="busy-*", notify=f'\n[notify]\nurls = ["{hook.url()}"]\n')
         worker = Server(tmp_path / "w", args=["--redis", redis.url(), "--config", rules]).start()
         view = Page(browser, worker.url)
         page = view.page
@@ -127,6 +129,11 @@ def test_the_overview_card_shows_the_alert_count_and_the_filter_keeps_it(browser
         page.get_by_test_id("alert-events").locator("summary").click()
         href = page.get_by_test_id("alert-event-link").first.get_attribute("href")
         assert re.fullmatch(r"/host/busy-1\?from=\d+&to=\d+", href), href  # C3
+        titles = sorted(m["title"] for m in hook.wait_for(2, timeout=15))
+        assert titles == [
+            "[CRITICAL] always-busy on busy-1 cpu.total",
+            "[WARNING] root-full on busy-1 fs./.percent",
+        ]
         assert view.problems == []
     finally:
         if view is not None:
@@ -136,3 +143,4 @@ def test_the_overview_card_shows_the_alert_count_and_the_filter_keeps_it(browser
         for agent in agents:
             agent.stop()
         redis.stop()
+        hook.stop()
