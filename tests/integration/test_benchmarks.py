@@ -36,3 +36,9 @@ def test_collect_benchmark_prints_every_row():
         "battery collector",
     ):
         assert what in out, out
+
+
+def test_alerts_benchmark_prints_every_row():
+    out = run("benchmarks/alerts.py", "--ticks", "6", "--hosts", "20")
+    for what in ("default rules, local host", "alerts on", "default rules, 20 remote hosts"):
+        assert what in out, out
