@@ -22,9 +22,11 @@ SOCKETIO_CHANNEL = "flask-socketio"
 #: (redis-py's CLIENT SETINFO on connect may be refused: it goes on without.)
 AGENT_COMMANDS = ("ping", "eval", "get", "set", "del", "hset", "xadd", "zadd", "exists",
                   "pexpire")  # fmt: skip
-#: What the reader and Socket.IO's Redis manager send (remote/reader.py, remote/demand.py).
+#: What the reader and Socket.IO's Redis manager send (remote/reader.py, remote/demand.py),
+#: and the alert episodes' shared starts (alerts/shared.py: SET NX GET, a compare-and-delete
+#: script, refreshes).
 WORKER_COMMANDS = ("ping", "zrange", "hgetall", "xread", "xrevrange", "set", "publish",
-                   "subscribe", "unsubscribe")  # fmt: skip
+                   "subscribe", "unsubscribe", "get", "del", "eval", "evalsha")  # fmt: skip
 
 
 def glob_literal(text: str) -> str:
@@ -71,6 +73,7 @@ def worker_rules(password: str) -> list[str]:
         "resetchannels",
         "%R~" + glob_literal(wire.PREFIX) + "*",
         "%W~" + glob_literal(wire.PREFIX) + "want:*",
+        "%W~" + glob_literal(wire.PREFIX) + "alert:*",
         "&" + SOCKETIO_CHANNEL,
         "-@all",
         *("+" + command for command in WORKER_COMMANDS),
