@@ -94,6 +94,7 @@ def measure_add(directory: Path, keys: list[str], seconds: int, background: bool
     history = History(directory / f"live-{background}.db", clock=clock, background=background)
     start = NOW - seconds
     times = []
+    cpu = time.process_time()
     for i in range(seconds):
         ts = start + i + rng.uniform(-0.2, 0.2)  # a jittery 1 s tick
         now[0] = ts
@@ -101,6 +102,7 @@ def measure_add(directory: Path, keys: list[str], seconds: int, background: bool
         t = time.perf_counter_ns()
         history.add(sample)
         times.append(time.perf_counter_ns() - t)
+    cpu = time.process_time() - cpu
     grown = rss() - before
     history.close()
     times.sort()
@@ -111,6 +113,8 @@ def measure_add(directory: Path, keys: list[str], seconds: int, background: bool
         "max": times[-1] / 1000,
         "mean": statistics.fmean(times) / 1000,
         "rss": grown,
+        # All threads of the process (the writer's work included), per sample.
+        "cpu": cpu / seconds * 1e6,
     }
 
 
@@ -160,6 +164,56 @@ def timed(fn, repeat: int = 5) -> float:
     return statistics.median(best) * 1000
 
 
+def percentiles(fn) -> dict:
+    """p50/p95 of wall and CPU time (ms): the machine may be shared, CPU time is what the
+    query itself costs. Slow queries are repeated less (their p95 is then near the max)."""
+    walls, cpus = [], []
+    t, c = time.perf_counter(), time.process_time()
+    answer = fn()
+    walls.append(time.perf_counter() - t)
+    cpus.append(time.process_time() - c)
+    repeat = 20 if walls[0] < 0.2 else 5
+    for _ in range(repeat - 1):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+
+    def pick(values, q):
+        values = sorted(values)
+        return values[min(len(values) - 1, int(len(values) * q))] * 1000
+
+    return {
+        "points": len(answer["ts"]),
+        "step": answer["step"],
+        "wall50": pick(walls, 0.5),
+        "wall95": pick(walls, 0.95),
+        "cpu50": pick(cpus, 0.5),
+        "cpu95": pick(cpus, 0.95),
+        "n": repeat,
+    }
+
+
+def query_table(history: History, keys: list[str]) -> list[tuple[str, dict]]:
+    """1 / 10 / 30 keys x 1 h / 24 h / 30 d, capped (the API's 2000 points) and uncapped."""
+    # Keys spread over the whole row (cpu, cores, fs, disks, net), as a page would ask.
+    spread = keys[::9]
+    sets = {1: ["cpu.total"], 10: spread[:10], 30: spread[:30]}
+    ranges = {"1 h": -3600, "24 h": -86400, "30 d": -30 * 86400}
+    out = []
+    for label, since in ranges.items():
+        for capped in (True, False):
+            for n, chosen in sets.items():
+                cap = None if capped else 10**6
+
+                def fn(chosen=chosen, since=since, cap=cap):
+                    return history.query(chosen, since, max_points=cap)
+
+                name = f"{label} {'capped' if capped else 'uncapped'} {n} key{'s' * (n > 1)}"
+                out.append((name, percentiles(fn)))
+    return out
+
+
 def main() -> None:
     keys = keyset()
     print(f"python {sys.version.split()[0]}, {len(keys)} keys per sample\n")
@@ -178,6 +232,12 @@ def main() -> None:
         history = History(path, clock=clock)
         reopen = time.perf_counter() - t
         reopened_rss = rss() - before
+        # Whatever the writer does with a file it opened (nothing, or converting old rows)
+        # is done by flush(): queries are measured on the settled file.
+        t = time.perf_counter()
+        history.flush()
+        settle = time.perf_counter() - t
+        settled = sum(f.stat().st_size for f in directory.glob("full.db*"))
         one = ["cpu.total"]
         ten = keys[:10]
         queries = [
@@ -191,22 +251,33 @@ def main() -> None:
             ("recent 300 s, 10 keys", lambda: history.recent(ten)),
         ]
         results = [(name, timed(fn), len(fn()["ts"])) for name, fn in queries]
+        table = query_table(history, keys)
         history.close()
 
     print(f"{'measure':<42}{'value':>14}")
     print("-" * 56)
     for name in ("median", "p95", "p99", "max", "mean"):
         print(f"{'add() ' + name + ' (µs, 2 h at 1 s)':<42}{add[name]:>14.1f}")
+    print(f"{'add() CPU per sample (µs, all threads)':<42}{add['cpu']:>14.1f}")
     for name in ("median", "p95", "p99", "max", "mean"):
         print(f"{'add() inline ' + name + ' (µs)':<42}{inline[name]:>14.1f}")
+    print(f"{'add() inline CPU per sample (µs)':<42}{inline['cpu']:>14.1f}")
     print(f"{'RSS growth while adding 2 h (MiB)':<42}{add['rss'] / 2**20:>14.1f}")
     print(f"{'tracemalloc, History after 1 h (MiB)':<42}{traced / 2**20:>14.1f}")
     print(f"{'SQLite file, all tiers full (MiB)':<42}{size / 2**20:>14.1f}")
     print(f"{'  time to write it (s)':<42}{fill_seconds:>14.1f}")
     print(f"{'reopen full file + reload 1 h (ms)':<42}{reopen * 1000:>14.1f}")
     print(f"{'RSS growth after reopen (MiB)':<42}{reopened_rss / 2**20:>14.1f}")
+    print(f"{'flush() after reopen (s)':<42}{settle:>14.1f}")
+    print(f"{'SQLite file after it (MiB)':<42}{settled / 2**20:>14.1f}")
     for name, ms, points in results:
         print(f"{'query ' + name + f' [{points} pts] (ms)':<42}{ms:>14.1f}")
+    print(f"\n{'query (ms)':<28}{'points':>7}{'step':>6}{'wall p50':>10}{'wall p95':>10}"
+          f"{'cpu p50':>9}{'cpu p95':>9}{'runs':>5}")  # fmt: skip
+    print("-" * 84)
+    for name, r in table:
+        print(f"{name:<28}{r['points']:>7}{r['step']:>6}{r['wall50']:>10.1f}{r['wall95']:>10.1f}"
+              f"{r['cpu50']:>9.1f}{r['cpu95']:>9.1f}{r['n']:>5}")  # fmt: skip
     print(f"\nos: {os.uname().sysname} {os.uname().release}, cpus: {os.cpu_count()}")
 
 

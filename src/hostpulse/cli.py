@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     acl_agent = acl_sub.add_parser("agent", help="a user that may write this host's keys only")
     acl_agent.add_argument("host_id", help="the host id the agent publishes under")
     acl_sub.add_parser("worker", help="a user that reads every host and writes only want keys")
+
+    alerts = sub.add_parser("alerts", help="alert tools")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    alerts_test = alerts_sub.add_parser(
+        "test", help="send a test message to every notification URL and print each result"
+    )
+    alerts_test.add_argument("--config", type=Path, help="TOML config file")
     # Each command knows its own parser: a wrong flag is answered with that command's usage.
     for command in (
         serve,
@@ -91,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         revoke,
         acl,
         acl_agent,
+        alerts,
+        alerts_test,
     ):
         command.set_defaults(command_parser=command)
     return parser
@@ -156,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         return _token(args)
     if args.command == "redis-acl":
         return _redis_acl(args)
+    if args.command == "alerts":
+        return _alerts_test(args)
     build_parser().print_help()
     return EXIT_CONFIG
 
@@ -176,7 +187,7 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     if not _usable_dirs(settings):
         return EXIT_CONFIG
-    from hostpulse import credentials, runtime
+    from hostpulse import config, credentials, runtime
     from hostpulse.web.driver import UnsupportedEngine
     from hostpulse.web.secret import SecretKeyError
     from hostpulse.web.server import CannotListen, serve
@@ -192,6 +203,9 @@ def _serve(args: argparse.Namespace) -> int:
     _warn_if_exposed(settings, auth.enabled)
     try:
         serve(settings, runtime.build(settings))
+    except config.ConfigError as exc:  # what only building can tell (notification URLs)
+        print(f"hostpulse: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except UnsupportedEngine as exc:
         print(f"hostpulse: {exc}", file=sys.stderr)
         return 1
@@ -420,7 +434,7 @@ def _config_check(args: argparse.Namespace) -> int:
     from hostpulse import config
 
     settings = _load(args)
-    if settings is None:
+    if settings is None or not _notify_urls_usable(settings):
         return EXIT_CONFIG
     print(config.explain(settings))
     print("# configuration OK")
@@ -447,3 +461,35 @@ def _redis_acl(args: argparse.Namespace) -> int:
     print(f"user {user} {' '.join(rules)}")
     print(f"# Then: {use} '{acl.url_for(user, password)}'")
     return 0
+
+
+def _notify_urls_usable(settings) -> bool:
+    """Every notification URL one Apprise can use (only Apprise knows its services)."""
+    if not settings.notify_targets:
+        return True
+    from hostpulse import config
+    from hostpulse.notify.targets import build_targets
+
+    try:
+        build_targets(settings)
+    except config.ConfigError as exc:
+        print(f"hostpulse: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _alerts_test(args: argparse.Namespace) -> int:
+    """A test message to every notification URL, one line per URL: exit 1 if any failed."""
+    settings = _load(args)
+    if settings is None or not _notify_urls_usable(settings):
+        return EXIT_CONFIG
+    if not settings.notify_targets:
+        print("hostpulse: no notification URLs: set [notify] urls", file=sys.stderr)
+        return EXIT_CONFIG
+    from hostpulse.notify import send_test
+
+    failed = 0
+    for target, error in send_test(settings):
+        print(f"{'FAILED' if error else 'ok':6} {target.shown}" + (f": {error}" if error else ""))
+        failed += error is not None
+    return 1 if failed else 0

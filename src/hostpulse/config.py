@@ -49,6 +49,9 @@ class Settings:
     #: Every this many ticks the ``sample`` event is a full sample for everyone.
     full_every: int = 60
     process_cmdline: str = "truncated"
+    # --- issue 16, process tables (issue-16p) ---
+    #: Read the top processes every 10 s and keep them with the history (agents publish them).
+    process_history: bool = True
     #: Addresses of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     #: The id this host is shown under; defaults to the hostname.
@@ -91,6 +94,22 @@ class Settings:
     #: Where this host's /proc, /sys and /etc/hostname are: ``/``, or the host's mounted
     #: into a container (collect/hostroot.py).
     host_root: Path = Path("/")
+    # --- notifications (issue 12, notify/): the [notify] table of a config file ----------
+    #: Apprise URLs told of every alert (FIRING and RESOLVED), whatever its severity.
+    notify_urls: tuple[str, ...] = ()
+    #: Apprise URLs told of warning alerts only, and of critical alerts only.
+    notify_warning: tuple[str, ...] = ()
+    notify_critical: tuple[str, ...] = ()
+    #: The dashboard's address as people reach it: the base of the links in messages.
+    notify_public_url: str | None = None
+    #: Seconds between repeats of a critical alert that is still firing; 0: no repeats.
+    notify_repeat: float = 0.0
+
+    @property
+    def notify_targets(self) -> tuple[str, ...]:
+        """Every notification URL configured, each once."""
+        return tuple(dict.fromkeys(self.notify_urls + self.notify_warning + self.notify_critical))
+
     # --- alerts (issue 12, evaluation side) ---
     #: The alert rules: the shipped defaults, changed or added to by ``[[alerts]]`` tables.
     alerts: tuple[alert_rules.Rule, ...] = field(default_factory=alert_rules.defaults)
@@ -255,6 +274,42 @@ def _socket(raw: Any) -> str:
     return value
 
 
+def _notify_urls(raw: Any) -> tuple[str, ...]:
+    # Apprise URLs may hold commas (mailto's to=a,b): an environment value is split on
+    # white space only. A bad one is named by its place: its text may hold a token.
+    items = raw.split() if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple):
+        raise ValueError("must be a list of Apprise URLs such as json://host/path")
+    result = []
+    for place, item in enumerate(items, 1):
+        text = str(item).strip()
+        if not re.match(r"^[a-z][a-z0-9+.-]*://\S", text, re.IGNORECASE):
+            raise ValueError(f"URL number {place} is not an Apprise URL (scheme://…)")
+        result.append(text)
+    return tuple(result)
+
+
+def _public_url(raw: Any) -> str:
+    text = str(raw).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ValueError("must be an http:// or https:// address (a path allowed, no query)")
+    return text
+
+
+def _repeat(raw: Any) -> float:
+    """0 (off) or a duration: seconds, or "30m", "2h" (at least a minute)."""
+    text = str(raw).strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+    except (ValueError, IndexError):
+        value = -1.0
+    if isinstance(raw, bool) or not (value == 0 or 60 <= value <= 7 * 86400):
+        raise ValueError('must be 0 (off) or a duration from 60 s to 7 d ("30m", "2h", 3600)')
+    return value
+
+
 def _host_id(raw: Any) -> str:
     value = str(raw).strip()
     if not hostid.is_valid(value):
@@ -275,6 +330,8 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "log_level": (_choice("DEBUG", "INFO", "WARNING", "ERROR"), "console log level"),
     "full_every": (_int_in(1, 3600), "a full sample every N ticks (default 60)"),
     "process_cmdline": (_choice(*CMDLINE_MODES), "process commands: name, truncated, full"),
+    # --- issue 16, process tables (issue-16p) ---
+    "process_history": (_bool, "keep the top processes every 10 s with the history (true)"),
     "trusted_proxies": (_addresses, "proxies whose X-Forwarded-For is believed"),
     "host_id": (_host_id, "the name this host is shown under (default: hostname)"),
     "memory_only": (_bool, "keep history in memory only, no SQLite file"),
@@ -314,12 +371,24 @@ SPECS: dict[str, tuple[Callable[[Any], Any], str]] = {
         "Docker/Podman API socket, or off (default: /var/run/docker.sock, podman's if found)",
     ),
     "host_root": (_path, "the host's /proc, /sys, /etc/hostname under this (a container: /host)"),
+    # notifications (issue 12, notify/): in a config file, the [notify] table's urls,
+    # warning, critical, public_url and repeat.
+    "notify_urls": (_notify_urls, "Apprise URLs told of every alert (default none: no messages)"),
+    "notify_warning": (_notify_urls, "Apprise URLs told of warning alerts only"),
+    "notify_critical": (_notify_urls, "Apprise URLs told of critical alerts only"),
+    "notify_public_url": (_public_url, "the dashboard's address, for links in messages"),
+    "notify_repeat": (_repeat, "repeat a still-firing critical alert this often (default 0: off)"),
     # --- alerts (issue 12, evaluation side) ---
     "alerts": (
         alert_rules.parse_rules,
         "[[alerts]] rules over the defaults (docs/ALERTS.md); same name changes a default",
     ),
 }
+
+#: Tables of a config file whose settings are named ``<table>_<name>``: ``[notify]`` ``urls``
+#: is the setting ``notify_urls`` (so the environment's HOSTPULSE_NOTIFY_URLS).
+TABLES = ("notify",)
+NOTIFY_URL_SETTINGS = ("notify_urls", "notify_warning", "notify_critical")
 
 
 def is_switch(name: str) -> bool:
@@ -336,7 +405,10 @@ def _apply(values: dict[str, Any], raw: Mapping[str, Any], source: str) -> None:
         try:
             values[name] = parse(value)
         except ValueError as exc:
-            got = "" if name == "alerts" else f" (got {value!r})"  # a rule names itself
+            # Notification URLs hold tokens: the reason names the bad one, redacted; a rule
+            # names itself.
+            quiet = name in NOTIFY_URL_SETTINGS or name == "alerts"
+            got = "" if quiet else f" (got {value!r})"
             raise ConfigError(f"setting {name!r} from {source}: {exc}{got}") from None
 
 
@@ -349,7 +421,20 @@ def read_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
     # Settings may sit at the top level or under a [hostpulse] table.
-    return data.get("hostpulse", data) if isinstance(data.get("hostpulse"), dict) else data
+    data = data.get("hostpulse", data) if isinstance(data.get("hostpulse"), dict) else data
+    return _flatten_tables(data, path)
+
+
+def _flatten_tables(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    flat = {name: value for name, value in data.items() if name not in TABLES}
+    for table in TABLES:
+        if table not in data:
+            continue
+        if not isinstance(data[table], dict):
+            raise ConfigError(f"config file {path}: {table!r} must be a table ([{table}])")
+        for name, value in data[table].items():
+            flat[f"{table}_{name}"] = value
+    return flat
 
 
 def from_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -394,6 +479,10 @@ def explain(settings: Settings) -> str:
         if f.name == "redis":
             value = redact_url(value)
             help_text += " (any password shown as ***)" if value != settings.redis else ""
+        if f.name in NOTIFY_URL_SETTINGS and value:
+            # Apprise URLs carry tokens anywhere (user, host, path): only the scheme shows.
+            value = tuple(url.split("://", 1)[0] + "://***" for url in value)
+            help_text += " (shown as scheme://***)"
         rows.append(f"{f.name} = {toml_value(value)}  # {help_text}")
     return "\n".join(rows)
 

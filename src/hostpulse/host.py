@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hostpulse.history import History
+from hostpulse.history.processes import NoProcessHistory, ProcessHistory, ProcessMoment
 from hostpulse.sample import Sample, Table
 from hostpulse.sampler import SamplerStats
+
+__all__ = ["Feed", "Host", "Hosts", "ProcessMoment"]
 
 #: No sample for this many intervals: stale; for OFFLINE_AFTER: offline.
 STALE_AFTER = 3
@@ -55,6 +58,8 @@ class Host:
     history: History
     #: A second agent that tried to publish under this id lately (set by the Redis reader).
     conflict: dict[str, Any] | None = None
+    #: Its top-process tables: ``at(ts)`` (history/processes.py); none unless built with one.
+    process_history: ProcessHistory | NoProcessHistory = field(default_factory=NoProcessHistory)
 
     @property
     def facts(self) -> dict[str, Any]:
@@ -93,6 +98,7 @@ class Host:
         """Stop the feed, then write what history still holds in memory."""
         self.feed.stop()
         self.history.close()
+        self.process_history.close()
 
 
 class Hosts:

@@ -8,6 +8,7 @@ from hostpulse.collect import registry
 from hostpulse.collect.hostroot import HostRoot, use_for_psutil
 from hostpulse.config import Settings
 from hostpulse.history import History
+from hostpulse.history.processes import NoProcessHistory, ProcessHistory
 from hostpulse.host import Host
 from hostpulse.sampler import Sampler
 
@@ -22,8 +23,13 @@ def build_sampler(settings: Settings, interval: float | None = None) -> Sampler:
     sysfs = str(settings.gpu_sysfs) if settings.gpu_sysfs else host.path("/sys")
     gpus = registry.gpu_collector(sysfs)  # one NVML handle: the GPUs and the process table
     containers = registry.container_collectors(settings.containers_socket)
+    # The top processes every 10 s, for the history (collect/topprocs.py): read in the
+    # tick like the on-demand table, one tick in ten, a few ms (docs/HISTORY.md); a
+    # separate thread would gain nothing under gevent, where it would block the hub alike.
+    wants_top = settings.process_history
+    top = [registry.top_processes(settings.process_cmdline, host)] if wants_top else []
     return Sampler(
-        registry.default_collectors(host, gpus) + containers,
+        registry.default_collectors(host, gpus) + containers + top,
         interval=settings.interval if interval is None else interval,
         read_facts=host_facts.FactsReader(host).read,
         on_demand=[registry.process_collector(settings.process_cmdline, host=host, gpus=gpus)],
@@ -41,4 +47,11 @@ def build_local_host(settings: Settings) -> Host:
     history = History(settings.history_path)
     sampler = build_sampler(settings)
     sampler.subscribe(history.add)
-    return Host(host_id(settings), sampler, history)
+    processes = process_history(settings, history)
+    sampler.subscribe(processes.on_sample)
+    return Host(host_id(settings), sampler, history, process_history=processes)
+
+
+def process_history(settings: Settings, history: History) -> ProcessHistory | NoProcessHistory:
+    """The top-process tables, in ``history``'s file (opened after it: it owns the file)."""
+    return ProcessHistory(history.path) if settings.process_history else NoProcessHistory()

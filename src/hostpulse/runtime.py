@@ -21,6 +21,7 @@ from hostpulse.collect.host import machine_names
 from hostpulse.config import Settings
 from hostpulse.host import STALE_AFTER, Host, Hosts
 from hostpulse.local import build_local_host
+from hostpulse.notify import Notifier, build_notifier
 from hostpulse.remote.reader import Reader
 
 
@@ -35,6 +36,8 @@ class Runtime:
     reader: Reader | None = None
     #: This machine published to Redis from inside this process (``sample_local``).
     agent: Agent | None = None
+    #: Tells people of alerts (None when no notification URL is configured).
+    notifier: Notifier | None = None
     #: Every host's alert rules, states and events (docs/ALERTS.md).
     alerts: Alerts | None = None
 
@@ -82,6 +85,8 @@ class Runtime:
 
     def start(self) -> None:
         """Start sampling and reading: with the server, not with the first viewer."""
+        if self.notifier is not None:  # first: whatever starts next may have alerts
+            self.notifier.start()
         if self.alerts is not None:
             self.alerts.start()
         if self.local is not None:
@@ -101,6 +106,8 @@ class Runtime:
             host.stop()
         if self.alerts is not None:
             self.alerts.stop()  # after the hosts: the last samples' transitions recorded
+        if self.notifier is not None:  # last: the hosts' final transitions are in
+            self.notifier.stop()
 
 
 def build(settings: Settings) -> Runtime:
@@ -116,9 +123,11 @@ def build(settings: Settings) -> Runtime:
             history_dir=None if settings.memory_only else settings.data_dir / "hosts",
             hosts=hosts,
             process_cmdline=settings.process_cmdline,
+            process_history=settings.process_history,
         )
         agent = Agent(settings) if settings.sample_local else None
         runtime = Runtime(settings, hosts, reader=reader, agent=agent)
+    runtime.notifier = build_notifier(settings)
     runtime.alerts = build_alerts(settings, runtime)
     return runtime
 
@@ -131,7 +140,7 @@ def build_alerts(settings: Settings, runtime: Runtime) -> Alerts:
         settings.alerts,
         AlertStore(path),
         shared=SharedStarts(settings.redis) if settings.redis else None,
-        notifier=getattr(runtime, "notifier", None),
+        notifier=runtime.notifier,
         watch_offline=settings.redis is not None,
     )
     runtime.hosts.on_added(alerts.watch)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from support import get_json, http_get
+from support import get_json, http_get, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -106,3 +106,65 @@ def test_healthz(server):
     status, body = get_json(server.url + "/healthz")
     assert status == 200 and body["status"] == "ok"
     assert 0 <= body["last_tick_age"] < 3 * server.interval
+
+
+def wait_history(server, hid: str, key: str) -> None:
+    """Until the key has a point held (the server just started)."""
+
+    def held():
+        status, body = get_json(f"{server.url}/api/v1/hosts/{hid}/history?keys={key}&since=-60")
+        return status == 200 and any(v is not None for v in body["series"][key]["avg"])
+
+    wait_until(held, 10, f"a point of {key}")
+
+
+def test_history_of_a_key_the_host_never_had_is_404_naming_it(server):
+    hid = host_id(server)
+    wait_history(server, hid, "cpu.total")
+    status, body = get_json(
+        f"{server.url}/api/v1/hosts/{hid}/history?keys=cpu.total,cpu.totl&since=-60"
+    )
+    assert status == 404 and "'cpu.totl'" in body["error"], body
+
+
+def test_keys_lists_units_and_the_span_held(server):
+    hid = host_id(server)
+    wait_history(server, hid, "mem.percent")
+    status, body = get_json(f"{server.url}/api/v1/hosts/{hid}/keys")
+    assert status == 200 and body["host"] == hid
+    listed = {k["key"]: k for k in body["keys"]}
+    assert [k["key"] for k in body["keys"]] == sorted(listed)
+    assert listed["mem.percent"]["unit"] == "%" and listed["mem.used"]["unit"] == "B"
+    now = time.time()
+    for key in ("cpu.total", "mem.percent"):
+        first, last = listed[key]["first"], listed[key]["last"]
+        assert now - 180 < first <= last <= now + 2, listed[key]
+    status, body = get_json(f"{server.url}/api/v1/hosts/{hid}/keys?x=1")
+    assert status == 400 and "no parameters" in body["error"]
+
+
+def test_history_as_csv_has_the_json_points(server):
+    hid = host_id(server)
+    wait_history(server, hid, "mem.percent")
+    until = int(time.time()) - 1
+    query = f"keys=mem.percent,cpu.total&since={until - 30}&until={until}&step=1"
+    _, answer = get_json(f"{server.url}/api/v1/hosts/{hid}/history?{query}")
+    status, headers, body = http_get(f"{server.url}/api/v1/hosts/{hid}/history?{query}&format=csv")
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    header, *lines = body.decode().splitlines()
+    assert (
+        header
+        == "ts,mem.percent,mem.percent_min,mem.percent_max,cpu.total,cpu.total_min,cpu.total_max"
+    )
+    assert len(lines) == len(answer["ts"])
+    for line, ts, i in zip(lines, answer["ts"], range(len(lines)), strict=True):
+        cells = line.split(",")
+        want = [
+            answer["series"][k][part][i] for k in ("mem.percent", "cpu.total")
+            for part in ("avg", "min", "max")
+        ]  # fmt: skip
+        assert float(cells[0]) == ts
+        assert [None if c == "" else float(c) for c in cells[1:]] == want
+    assert any(c != "" for line in lines for c in line.split(",")[1:])
+    status, body = get_json(f"{server.url}/api/v1/hosts/{hid}/history?{query}&format=xml")
+    assert status == 400 and "format must be one of json, csv" in body["error"]

@@ -282,3 +282,31 @@ def test_any_sampler_interval_keeps_time_order_without_drift_or_drops(interval):
     assert values == sorted(values)  # time order kept
     if interval <= 1.0:  # one sample per second or faster: no false gaps
         assert None not in got["series"]["cpu.total"]["avg"][1:-1]
+
+
+def test_known_keys_and_the_span_each_key_holds(clock):
+    history = History(clock=clock)
+    feed(
+        history, clock, T0, 120, lambda ts: {"a.x": 1.0, **({"b.y": 2.0} if ts >= T0 + 60 else {})}
+    )
+    history.flush()
+    assert history.known_keys() == {"a.x", "b.y"}
+    ranges = history.key_ranges()
+    assert ranges["a.x"] == (T0, T0 + 119)
+    assert ranges["b.y"] == (T0 + 60, T0 + 119)
+    clock.now += 2 * HOUR  # the ring moved on in time: the coarse tiers still hold them
+    feed(history, clock, clock.now, 1, lambda ts: {"a.x": 1.0})
+    history.flush()
+    ranges = history.key_ranges()
+    assert ranges["b.y"] == (T0 + 60, T0 + 110)  # its newest 10 s bucket
+    assert ranges["a.x"] == (T0, clock.now)
+
+
+def test_key_ranges_survive_a_restart(clock, tmp_path):
+    history = History(tmp_path / "h.sqlite", clock=clock, background=False)
+    feed(history, clock, T0, 90)
+    history.close()
+    again = History(tmp_path / "h.sqlite", clock=clock, background=False)
+    assert again.known_keys() == {"cpu.total"}
+    assert again.key_ranges()["cpu.total"] == (T0, T0 + 89)
+    again.close()

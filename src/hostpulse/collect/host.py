@@ -117,6 +117,22 @@ def addresses(if_addrs: dict[str, list[Any]] | None = None) -> list[dict[str, st
     return found
 
 
+def interfaces(if_stats: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Each interface's link state (``up``) and speed in Mb/s (0: unknown), loopback left
+    out: the page leaves interfaces that are down out of its choosers."""
+    if if_stats is None:
+        try:
+            if_stats = psutil.net_if_stats()
+        except OSError as exc:  # pragma: no cover - /sys unreadable
+            log.warning("cannot read interface states: %s", exc)
+            return {}
+    return {
+        name: {"up": bool(st.isup), "speed": int(st.speed)}
+        for name, st in sorted(if_stats.items())
+        if name not in ("lo", "lo0")
+    }
+
+
 def machine_names(lookup: NameLookup | None = None) -> set[str]:
     """This machine's host names (short and fully qualified, lower case) and the addresses
     of its interfaces, loopback ones included: what a request to it may name as its Host."""
@@ -179,6 +195,7 @@ class FactsReader:
             "hostname": hostname,
             "fqdn": self._names.fqdn(hostname),
             "addresses": addresses(),
+            "interfaces": interfaces(),
             **os_facts(releases),
             "kernel": platform.release(),
             "arch": platform.machine(),

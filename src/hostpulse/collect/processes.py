@@ -85,7 +85,7 @@ class ProcessCollector:
         self._source = source or default_source()
         self._clock = clock
         self._mem_total = mem_total or psutil.virtual_memory().total
-        self._user_name = user_name or _passwd_name
+        self._user_name = user_name or passwd_name
         self._gpu_memory = gpu_memory
         self._users: dict[int, str] = {}  # uid -> name; users rarely change
         self._previous: dict[tuple[int, float | None], float] = {}
@@ -133,10 +133,7 @@ class ProcessCollector:
         uid = self._source.uid(row["pid"])
         row["user"] = None if uid is None else self._user(uid)
         cmdline = None if self.cmd_mode == "name" else self._source.cmdline(row["pid"])
-        if cmdline and len(row["name"]) >= COMM_LENGTH:
-            program = os.path.basename(cmdline[0])
-            if program.startswith(row["name"]):
-                row["name"] = program
+        row["name"] = program_name(row["name"], cmdline)
         row["cmd"] = format_cmd(row["name"], cmdline, self.cmd_mode, self.cmd_max)
 
     def _user(self, uid: int) -> str:
@@ -146,12 +143,21 @@ class ProcessCollector:
         return name
 
 
+def program_name(name: str, cmdline: list[str] | None) -> str:
+    """The kernel's name of a process, or argv[0]'s when the kernel cut it at 15 characters."""
+    if cmdline and len(name) >= COMM_LENGTH:
+        program = os.path.basename(cmdline[0])
+        if program.startswith(name):
+            return program
+    return name
+
+
 def _cpu_order(row: dict[str, Any]) -> tuple[float, int]:
     # First read: no CPU yet, so order by memory to give a stable, useful list.
     return (row["cpu"] or 0.0, row["rss"] or 0)
 
 
-def _passwd_name(uid: int) -> str:
+def passwd_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:  # a uid without a passwd entry (containers): show the number

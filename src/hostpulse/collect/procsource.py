@@ -12,6 +12,7 @@ A source yields :class:`ProcStat` for every process it can read, and answers ``u
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -73,6 +74,14 @@ class ProcfsSource:
         except (IndexError, ValueError):  # not the format this parser knows: skip the row
             return None
 
+    def now(self) -> float | None:
+        """The time now in the unit of :attr:`ProcStat.start` (clock ticks since boot)."""
+        try:
+            with open(f"{self._root}/uptime", "rb") as f:
+                return float(f.read().split()[0]) * self._tick
+        except (OSError, IndexError, ValueError):
+            return None
+
     def uid(self, pid: int) -> int | None:
         try:
             with open(f"{self._root}/{pid}/status", "rb") as f:
@@ -111,6 +120,11 @@ class PsutilSource:
                 cpu_seconds=None if times is None else times.user + times.system,
                 rss=None if mem is None else mem.rss,
             )
+
+    @staticmethod
+    def now() -> float:
+        """The time now in the unit of :attr:`ProcStat.start` (psutil's create_time: epoch)."""
+        return time.time()
 
     def uid(self, pid: int) -> int | None:
         try:

@@ -16,6 +16,7 @@ from hostpulse.collect.network import NetworkCollector, net_dev_reader
 from hostpulse.collect.processes import CMD_MAX, ProcessCollector
 from hostpulse.collect.procsource import ProcfsSource
 from hostpulse.collect.sensors import HWMON_ROOT, SensorCollector
+from hostpulse.collect.topprocs import TopProcesses
 
 OWN = HostRoot()
 
@@ -66,6 +67,11 @@ def process_collector(
     return ProcessCollector(
         cmd_mode=cmd_mode, cmd_max=cmd_max, source=source, gpu_memory=gpu_memory
     )
+
+
+def top_processes(cmd_mode: str = "truncated", host: HostRoot = OWN) -> TopProcesses:
+    """The top processes kept with the history, every 10 s (collect/topprocs.py)."""
+    return TopProcesses(cmd_mode, source=None if host.is_own else ProcfsSource(host.proc))
 
 
 def container_collectors(socket: str | None = None) -> list[Collector]:

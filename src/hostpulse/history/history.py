@@ -290,6 +290,44 @@ class History:
             "series": {k: trimmed(downsample(points[k], start, out, count)) for k in keys},
         }
 
+    def known_keys(self) -> set[str]:
+        """Every key this history ever stored (layouts are never deleted): a key outside it
+        is one the host never had, so a query for it is a mistake, not a gap."""
+        with self._lock:
+            return self._layouts.all_keys()
+
+    def key_ranges(self) -> dict[str, tuple[int, int]]:
+        """key -> (first, last): epoch seconds of the oldest and newest point held, over
+        every tier (coarse points are bucket starts). Keys with nothing held are absent."""
+        spans: dict[int, list[int]] = {}
+
+        def seen(layout: int, first: int, last: int) -> None:
+            span = spans.setdefault(layout, [first, last])
+            span[0], span[1] = min(span[0], first), max(span[1], last)
+
+        with self._lock:
+            for slot, layout, _ in self._ring.range(self._ring_start(), self._ring_end()):
+                seen(layout, slot, slot)
+            for rows in self._pending.values():
+                for ts, layout, *_ in rows:
+                    seen(layout, ts, ts)
+            index = {layout: self._layouts.keys_of(layout) for layout in self._layouts.ids()}
+        for layout, first, last in self._store.layout_spans():
+            seen(layout, first, last)
+        ranges: dict[str, tuple[int, int]] = {}
+        for layout, (first, last) in spans.items():
+            for key in index.get(layout, ()):
+                held = ranges.get(key)
+                ranges[key] = (first, last) if held is None else (
+                    min(held[0], first), max(held[1], last))  # fmt: skip
+        return ranges
+
+    def _ring_start(self) -> int:
+        return -1 if self._last_slot is None else self._last_slot + 1 - self._ring.size
+
+    def _ring_end(self) -> int:
+        return -1 if self._last_slot is None else self._last_slot + 1
+
     def recent(self, keys: Sequence[str], seconds: int = 300) -> dict:
         """The last ``seconds`` at 1 s: what a browser draws when it connects."""
         return self.query(keys, -seconds, step=1)

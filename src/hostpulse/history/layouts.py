@@ -40,6 +40,16 @@ class Layouts:
         """key -> position for one layout; an unknown layout has no keys."""
         return self._index.get(layout, {})
 
+    def ids(self) -> list[int]:
+        return list(self._keys)
+
+    def keys_of(self, layout: int) -> tuple[str, ...]:
+        return self._keys.get(layout, ())
+
+    def all_keys(self) -> set[str]:
+        """Every key of every layout."""
+        return {k for keys in self._keys.values() for k in keys}
+
     def union(self, layouts: Iterable[int]) -> int:
         """A layout holding every key of ``layouts``, in order of first appearance."""
         merged: dict[str, None] = {}

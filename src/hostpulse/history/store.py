@@ -111,6 +111,17 @@ class Store:
         with self._read_lock:
             return self._rconn.execute(sql, (start, end)).fetchall()
 
+    def layout_spans(self) -> list[tuple[int, int, int]]:
+        """(layout, oldest ts, newest ts) of the rows of every tier."""
+        with self._read_lock:
+            return [
+                row
+                for tier in TIERS
+                for row in self._rconn.execute(
+                    f"SELECT layout, min(ts), max(ts) FROM {tier.table} GROUP BY layout"
+                )
+            ]
+
     # --- writing --------------------------------------------------------------------------
 
     def write(

@@ -4,8 +4,8 @@ Redis is the trust boundary (docs/SECURITY.md): any client that may write there 
 any host. With one ACL user per agent, allowed only the keys of its own host id
 (remote/wire.py) and only the commands the publisher sends, a leaked agent password can fake
 that one host and nothing else; a worker's user reads every host, writes only the want keys
-of on-demand tables, and talks on Flask-SocketIO's channel. ``hostpulse redis-acl`` prints
-these lines.
+of on-demand tables and the notification ledger's keys, and talks on Flask-SocketIO's
+channel. ``hostpulse redis-acl`` prints these lines.
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ AGENT_COMMANDS = ("ping", "eval", "get", "set", "del", "hset", "xadd", "zadd", "
 #: and the alert episodes' shared starts (alerts/shared.py: SET NX GET, a compare-and-delete
 #: script, refreshes).
 WORKER_COMMANDS = ("ping", "zrange", "hgetall", "xread", "xrevrange", "set", "publish",
-                   "subscribe", "unsubscribe", "get", "del", "eval", "evalsha")  # fmt: skip
+                   "subscribe", "unsubscribe",
+                   # the notification ledger's scripts and reads (notify/ledger.py)
+                   "evalsha", "eval", "script|load", "get", "exists", "pexpire", "pttl",
+                   "del")  # fmt: skip
+#: The notification ledger's claims and done markers, which every worker writes.
+NOTIFY_KEYS = "notify:*"
+#: Alert episodes' shared starts (alerts/shared.py), which every worker writes.
+ALERT_KEYS = "alert:*"
 
 
 def glob_literal(text: str) -> str:
@@ -65,7 +72,8 @@ def agent_rules(host_id: str, password: str) -> list[str]:
 
 
 def worker_rules(password: str) -> list[str]:
-    """ACL rules for a worker: reads every hostpulse key, writes only want keys."""
+    """ACL rules for a worker: reads every hostpulse key, writes only want keys and the
+    notification ledger's."""
     return [
         "on",
         "#" + _sha256(password),
@@ -73,7 +81,10 @@ def worker_rules(password: str) -> list[str]:
         "resetchannels",
         "%R~" + glob_literal(wire.PREFIX) + "*",
         "%W~" + glob_literal(wire.PREFIX) + "want:*",
-        "%W~" + glob_literal(wire.PREFIX) + "alert:*",
+        "~"
+        + glob_literal(wire.PREFIX)
+        + NOTIFY_KEYS,  # read and write in one pattern: scripts need both
+        "~" + glob_literal(wire.PREFIX) + ALERT_KEYS,
         "&" + SOCKETIO_CHANNEL,
         "-@all",
         *("+" + command for command in WORKER_COMMANDS),

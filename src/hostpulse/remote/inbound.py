@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from hostpulse import hostid, metrics
+from hostpulse.history.processes import ProcessMoment
 from hostpulse.sample import Sample
 from hostpulse.sampler import MAX_INTERVAL, MIN_INTERVAL
 
@@ -52,6 +53,17 @@ ROW_FIELDS: dict[str, tuple[type, ...]] = {
 #: Fields a row has only where the agent knows them (NVML's per-process GPU memory).
 OPTIONAL_ROW_FIELDS: dict[str, tuple[type, ...]] = {"gpu_mem": (int, type(None))}
 MAX_TEXT = 4096
+#: A top-process table's row (history, entry type ``p``): exactly these fields and types.
+TOP_ROW_FIELDS: dict[str, tuple[type, ...]] = {
+    "pid": (int,),
+    "name": (str,),
+    "user": (str,),
+    "cpu": _NUMBER,
+    "rss": (int,),
+    "cmd": (str,),
+}
+#: Rows accepted in a top-process table (an agent sends at most 20).
+MAX_TOP_ROWS = 50
 
 
 def finite(value: Any) -> float | None:
@@ -169,6 +181,26 @@ class Boundary:
                 self.reject(host, "a sample value that is no finite number", f"{key}={value!r}")
         return Sample(seq=seq, ts=ts, values=values)
 
+    def process_table(self, host: str, data: dict[str, Any]) -> ProcessMoment | None:
+        """A top-process table for the history: a time like a sample's and at most
+        MAX_TOP_ROWS rows of TOP_ROW_FIELDS; a bad row alone is dropped."""
+        ts, rows = finite(data.get("ts")), data.get("rows")
+        if ts is None or not isinstance(rows, list) or len(rows) > MAX_TOP_ROWS:
+            self.reject(host, "a process table without a time and a list of rows")
+            return None
+        now = self.clock()
+        if not now - MAX_AGE_SECONDS <= ts <= now + MAX_SKEW_SECONDS:
+            self.reject(host, "a process table from the future or older than history keeps")
+            return None
+        good = []
+        for row in rows:
+            clean = top_row(row)
+            if clean is None:
+                self.reject(host, "a process-table row of the wrong shape", repr(row)[:80])
+            else:
+                good.append(clean)
+        return ProcessMoment.of(ts, good)
+
     def rows(self, host: str, rows: list[Any]) -> list[dict[str, Any]]:
         """The process rows of the documented shape; others dropped."""
         good = []
@@ -195,5 +227,24 @@ def process_row(row: Any) -> dict[str, Any] | None:
             return None
         if isinstance(value, _NUMBER) and finite(value) is None:
             return None  # a bool, an infinity, an absurd size
+        clean[name] = value
+    return clean
+
+
+def top_row(row: Any) -> dict[str, Any] | None:
+    """A top-process row with TOP_ROW_FIELDS only, or None when one is missing or wrong:
+    numbers finite and not negative, text at most MAX_TEXT characters."""
+    if not isinstance(row, dict):
+        return None
+    clean = {}
+    for name, types in TOP_ROW_FIELDS.items():
+        value = row.get(name)
+        if not isinstance(value, types) or isinstance(value, bool):
+            return None
+        if isinstance(value, str):
+            if len(value) > MAX_TEXT:
+                return None
+        elif (number := finite(value)) is None or number < 0:
+            return None
         clean[name] = value
     return clean

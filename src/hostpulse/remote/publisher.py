@@ -7,6 +7,10 @@ Redis is unreachable the backlog fills up to its bound (the oldest samples are t
 counted) and the publisher retries with capped, jittered exponential backoff. Nothing here
 raises out of the thread: the agent keeps sampling whatever Redis does.
 
+The top-process table read every 10 s for the history (collect/topprocs.py) is history like
+the samples: it goes into the same backlog and stream (entry type ``p``), so an outage
+buffers it and a new worker's backfill finds the last few.
+
 On-demand tables (processes) ride the same round trip: the pipeline that adds the samples
 also adds the newest table read (to its own short stream) and asks whether any worker still
 wants each table (its want key exists); the answer turns the collector on or off through
@@ -26,6 +30,7 @@ from typing import Any
 import redis
 
 from hostpulse import hostid
+from hostpulse.collect import topprocs
 from hostpulse.config import redact_url
 from hostpulse.remote import wire
 from hostpulse.remote.client import BACKOFF_MAX, Backoff, make_client, run_id
@@ -137,6 +142,9 @@ class Publisher:
                 table = Table(name, sample.seq, sample.ts, sample.tables[name])
                 self._unsent[name] = (table, time.monotonic())
         self.backlog.put(wire.encode_sample(sample, self.run))
+        top = sample.tables.get(topprocs.TABLE)
+        if top is not None:  # history, not live: in the sample stream, buffered like samples
+            self.backlog.put(wire.encode_top(sample.ts, top["rows"]))
 
     def on_facts(self, facts: dict[str, Any]) -> None:
         self._facts = facts

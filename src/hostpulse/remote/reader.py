@@ -26,8 +26,10 @@ from urllib.parse import quote
 
 import redis
 
+from hostpulse.collect import topprocs
 from hostpulse.config import redact_url
 from hostpulse.history import History
+from hostpulse.history.processes import NoProcessHistory, ProcessHistory, ProcessMoment
 from hostpulse.host import Host, Hosts
 from hostpulse.remote import wire
 from hostpulse.remote.client import BACKOFF_MAX, Backoff, make_client, run_id
@@ -144,8 +146,12 @@ class Reader:
         history_dir: Path | None = None,
         hosts: Hosts | None = None,
         process_cmdline: str = "truncated",
+        process_history: bool = True,
     ) -> None:
         self.url = url
+        #: Keep the top-process tables agents publish (with each host's history).
+        self.process_history = process_history
+        self.process_cmdline = process_cmdline
         self.maxlen = maxlen
         self.history_dir = history_dir
         #: Where the hosts found in Redis go: the one list the process serves.
@@ -238,7 +244,9 @@ class Reader:
         if self.history_dir is not None:
             self.history_dir.mkdir(parents=True, exist_ok=True)
             path = self.history_dir / f"{quote(host_id, safe='')}.sqlite"
-        host = Host(host_id, RemoteFeed(), History(path))
+        history = History(path)
+        processes = ProcessHistory(history.path) if self.process_history else NoProcessHistory()
+        host = Host(host_id, RemoteFeed(), history, process_history=processes)
         self._apply_meta(host, meta)
         log.info("host %s discovered", host_id)
         self.hosts.add(host)
@@ -269,6 +277,14 @@ class Reader:
         if entries:
             self._apply(host, entries, live=False)
 
+    def _apply_processes(self, host: Host, data: dict) -> None:
+        """A top-process table into the host's process history, with this worker's
+        ``process_cmdline`` applied (history/processes.py ignores one not newer)."""
+        moment = self.boundary.process_table(host.id, data)
+        if moment is not None:
+            rows = topprocs.restrict(list(moment.rows), self.process_cmdline)
+            host.process_history.add(ProcessMoment(moment.ts, tuple(rows)))
+
     def _apply(self, host: Host, entries: list, *, live: bool) -> None:
         newest: Sample | None = None
         newest_live = False
@@ -279,6 +295,9 @@ class Reader:
                 self.boundary.reject(host.id, "an entry that is neither a sample nor facts")
                 continue
             kind, item = decoded
+            if kind == "p":
+                self._apply_processes(host, item)
+                continue
             if kind == "f":
                 facts = self.boundary.facts(host.id, item)
                 if facts is not None:

@@ -2,8 +2,9 @@
 
 Per host ``<id>``:
 
-- ``hostpulse:samples:<id>`` — a stream, one entry per sample (``t=s``) or facts change
-  (``t=f``), field ``d`` holding JSON; capped with ``MAXLEN ~ redis_maxlen``.
+- ``hostpulse:samples:<id>`` — a stream, one entry per sample (``t=s``), facts change
+  (``t=f``) or top-process table (``t=p``, every 10 s: collect/topprocs.py), field ``d``
+  holding JSON; capped with ``MAXLEN ~ redis_maxlen``.
 - ``hostpulse:host:<id>`` — a hash: ``facts`` (JSON), ``interval``, ``run`` (the agent
   instance), ``conflict`` (JSON, set by an agent that found the id taken).
 - ``hostpulse:lease:<id>`` — the run id of the agent publishing this host, with a TTL: a
@@ -84,6 +85,11 @@ def encode_facts(facts: dict[str, Any]) -> dict[str, str]:
     return {"t": "f", "d": json.dumps(facts, separators=(",", ":"), default=str)}
 
 
+def encode_top(ts: float, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """A top-process table for the history (``t=p``): ``{"ts", "rows"}``."""
+    return {"t": "p", "d": json.dumps({"ts": ts, "rows": rows}, separators=(",", ":"))}
+
+
 def encode_table(table: Table) -> dict[str, str]:
     data = {"seq": table.seq, "ts": table.ts, **table.data}
     return {"d": json.dumps(data, separators=(",", ":"))}
@@ -106,18 +112,18 @@ def is_late(fields: dict) -> bool:
 
 
 def decode(fields: dict) -> tuple[str, Any] | None:
-    """``("s", Sample)`` or ``("f", facts)``; None for an entry that is not ours or broken.
-    What the sample and facts hold is checked by remote/inbound.py."""
+    """``("s", Sample)``, ``("f", facts)`` or ``("p", top-process table)``; None for an entry
+    that is not ours or broken. What they hold is checked by remote/inbound.py."""
     kind = _text(fields.get(b"t", fields.get("t")))
     raw = fields.get(b"d", fields.get("d"))
-    if kind not in ("s", "f") or raw is None:
+    if kind not in ("s", "f", "p") or raw is None:
         return None
     try:
         data = json.loads(raw)
     except ValueError:
         return None
-    if kind == "f":
-        return ("f", data) if isinstance(data, dict) else None
+    if kind in ("f", "p"):
+        return (kind, data) if isinstance(data, dict) else None
     try:
         values = data["values"]
         if not isinstance(values, dict):

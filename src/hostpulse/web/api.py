@@ -1,12 +1,15 @@
-"""REST API v1 (docs/API.md): hosts, facts, latest sample, history. Errors are JSON."""
+"""REST API v1 (docs/API.md): hosts, facts, latest sample, history, process tables. Errors
+are JSON."""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import time
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from hostpulse import hostid, metrics
@@ -20,7 +23,8 @@ MAX_STEP = 86400.0
 #: beyond this either way is no time a history holds (and overflows SQLite's integers).
 MAX_TIME = 1e10
 #: The parameters of each route; any other is refused by name (a typo must not be ignored).
-HISTORY_PARAMETERS = frozenset({"keys", "since", "until", "step"})
+HISTORY_PARAMETERS = frozenset({"keys", "since", "until", "step", "format"})
+HISTORY_FORMATS = ("json", "csv")
 ALERTS_PARAMETERS = frozenset({"host", "state", "since", "until"})
 ALERT_STATES = (PENDING, FIRING, RESOLVED, OK)
 MAX_EVENTS = 500
@@ -59,6 +63,8 @@ def _unrouted(exc: HTTPException):
     """A path under /api/ that matches no route (another version too) answers JSON, not
     Flask's HTML page."""
     if request.path == "/api" or request.path.startswith("/api/"):
+        if request.url_rule is not None:  # a route answered 404 itself: its reason
+            return jsonify(error=exc.description or exc.name), exc.code
         if exc.code == 404 and not request.path.startswith(f"{bp.url_prefix}/"):
             return jsonify(error=f"no API at {request.path[:100]!r}: this is {bp.url_prefix}"), 404
         if exc.code == 404:
@@ -112,7 +118,17 @@ def history(host_id: str):
         raise BadRequest(f"step must be more than 0 and at most {MAX_STEP:g} seconds")
     if until is not None and _absolute(until) <= _absolute(since):
         raise BadRequest("until must be later than since")
+    answer = request.args.get("format") or "json"
+    if answer not in HISTORY_FORMATS:
+        raise BadRequest(f"format must be one of {', '.join(HISTORY_FORMATS)}, got {answer[:40]!r}")
+    # A typo must not read as a gap: a key this host never had is an error, not nulls.
+    known = host.history.known_keys()
+    never = [k for k in keys if k not in known]
+    if never:
+        abort(404, description=f"host {host_id!r} has no history for key {never[0]!r}")
     result = host.history.query(keys, since=since, until=until, step=step, max_points=MAX_POINTS)
+    if answer == "csv":
+        return Response(history_csv(keys, result), mimetype="text/csv")
     return jsonify(host=host_id, **result)
 
 
@@ -139,12 +155,58 @@ def alerts():
     return jsonify(firing=engine.firing(host), events=events)
 
 
+def history_csv(keys: list[str], result: dict) -> str:
+    """The JSON's points as CSV: ts, then avg/min/max per key in the order asked; an empty
+    cell for a gap."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["ts", *(f"{k}{s}" for k in keys for s in ("", "_min", "_max"))])
+    columns = [result["series"][k][part] for k in keys for part in ("avg", "min", "max")]
+    for i, ts in enumerate(result["ts"]):
+        writer.writerow([ts, *("" if c[i] is None else repr(c[i]) for c in columns)])
+    return out.getvalue()
+
+
+@bp.get("/hosts/<host_id>/keys")
+def keys(host_id: str):
+    """Every key with history held, its unit and the span held."""
+    host = _host(host_id)
+    check_parameters(frozenset())
+    ranges = host.history.key_ranges()
+    return jsonify(
+        host=host_id,
+        keys=[
+            {"key": k, "unit": metrics.unit_of(k), "first": first, "last": last}
+            for k, (first, last) in sorted(ranges.items())
+        ],
+    )
+
+
+PROCESSES_PARAMETERS = frozenset({"at"})
+
+
+@bp.get("/hosts/<host_id>/processes")
+def processes_at(host_id: str):
+    """The top-process table stored nearest at or before ``at`` (docs/API.md)."""
+    host = _host(host_id)
+    check_parameters(PROCESSES_PARAMETERS)
+    at = parse_time("at", request.args.get("at"), default=None)
+    if at is None:
+        raise BadRequest("at is required: epoch seconds, or seconds before now (negative)")
+    when = _absolute(at)
+    moment = host.process_history.at(when)
+    if moment is None:  # answered here: abort(404) would reach _unrouted's message
+        return jsonify(error=f"no process table of host {host_id!r} at or before {when:.3f}"), 404
+    return jsonify(host=host_id, ts=moment.ts, rows=list(moment.rows))
+
+
 def check_parameters(known: frozenset[str]) -> None:
     """Refuse a parameter the route does not take, or one given twice, by name."""
     for name in request.args:
         if name not in known:
             raise BadRequest(
-                f"unknown parameter {name[:40]!r} (this takes {', '.join(sorted(known))})"
+                f"unknown parameter {name[:40]!r} (this takes "
+                f"{', '.join(sorted(known)) or 'no parameters'})"
             )
         if len(request.args.getlist(name)) > 1:
             raise BadRequest(f"{name[:40]} is given more than once")

@@ -24,7 +24,7 @@ from hostpulse.web.hosts import AllowedHosts, HostCheck
 from hostpulse.web.live.live import Live
 from hostpulse.web.live.namespace import LiveNamespace
 from hostpulse.web.live.sender import Sender
-from hostpulse.web.prom import AlertCollector, RedisCollector, SampleCollector
+from hostpulse.web.prom import AlertCollector, NotifyCollector, RedisCollector, SampleCollector
 from hostpulse.web.revoked import RevokedSessions
 
 #: Client events are small; anything larger is refused by Engine.IO before it is parsed.
@@ -89,6 +89,8 @@ def _add_metrics_route(app: Flask, runtime: Runtime, live: Live, connections: Co
     registry.register(SampleCollector(runtime.hosts, live, connections))
     if runtime.reader is not None:
         registry.register(RedisCollector(runtime.reader.boundary))
+    if runtime.notifier is not None:
+        registry.register(NotifyCollector(runtime.notifier))
     if runtime.alerts is not None:
         registry.register(AlertCollector(runtime.alerts))
     registry.register(live.fanout_seconds)

@@ -115,6 +115,32 @@ class RedisCollector:
         yield rejected
 
 
+class NotifyCollector:
+    """Notifications by result (sent, retried, failed, duplicate, dropped) and those
+    waiting (notify/notifier.py)."""
+
+    def __init__(self, notifier) -> None:
+        self.notifier = notifier
+
+    def collect(self) -> Iterator[Metric]:
+        from hostpulse.notify.notifier import DROPPED, DUPLICATE, FAILED, RETRIED, SENT
+
+        total = CounterMetricFamily(
+            "hostpulse_notifications",
+            "notification messages by result: sent, retried (a failed try), failed (given up),"
+            " duplicate (sent already, by another worker or before a restart), dropped",
+            labels=["result"],
+        )
+        counts = self.notifier.counts
+        for result in (SENT, RETRIED, FAILED, DUPLICATE, DROPPED):
+            total.add_metric([result], counts.get(result, 0))
+        pending = GaugeMetricFamily(
+            "hostpulse_notifications_pending", "notification messages not delivered yet"
+        )
+        pending.add_metric([], self.notifier.pending)
+        yield from (total, pending)
+
+
 class AlertCollector:
     """``hostpulse_alert_firing``: 1 per alert firing now, so Prometheus users can route their
     own way; and how evaluation fares."""

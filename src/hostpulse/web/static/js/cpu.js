@@ -1,12 +1,15 @@
-// CPU panel: total gauge, per-core bars, load 1/5/15 and a cpu.total history chart.
-import { RollingChart } from "./charts.js";
+// CPU panel: total gauge, per-core bars and load 1/5/15 now; over the board's window the
+// CPU stacked by kind (user, system, iowait, steal, with the total's min/max band), the load
+// and a per-core heatmap.
+import { TimeChart } from "./timechart.js";
+import { CoreHeatmap } from "./heatmap.js";
 import { h, setText, setBar } from "./dom.js";
 import { fixed, pct } from "./format.js";
 
 const CORE_KEY = /^cpu\.core\.(\d+)$/;
 const RING = 2 * Math.PI * 42; // circumference of the gauge ring (r = 42 in the SVG)
 
-export function createCpu(live) {
+export function createCpu(live, board) {
   const total = document.getElementById("cpu-total");
   const ring = document.getElementById("cpu-gauge-value");
   const cores = document.getElementById("cpu-cores");
@@ -17,12 +20,30 @@ export function createCpu(live) {
     15: document.getElementById("load-15"),
   };
   const rows = new Map(); // core index -> {row, fill, value}
-  const chart = new RollingChart(document.getElementById("cpu-chart"), {
-    series: [{ key: "cpu.total", label: "CPU", color: "--c-cpu", fill: true }],
+  new TimeChart(board, document.getElementById("cpu-chart"), {
+    name: "cpu",
+    label: "CPU",
+    unit: "%",
     yMax: 100,
-    fmt: (v) => pct(v),
-    axisFmt: (v) => `${v}%`,
+    series: [
+      { key: "cpu.user", label: "user", color: "--c-user", stack: true },
+      { key: "cpu.system", label: "system", color: "--c-system", stack: true },
+      { key: "cpu.iowait", label: "iowait", color: "--c-iowait", stack: true },
+      { key: "cpu.steal", label: "steal", color: "--c-steal", stack: true },
+      { key: "cpu.total", label: "total", color: "--c-cpu" },
+    ],
   });
+  new TimeChart(board, document.getElementById("load-chart"), {
+    name: "load",
+    label: "Load",
+    unit: "",
+    series: [
+      { key: "load.1", label: "load 1", color: "--c-cpu" },
+      { key: "load.5", label: "load 5", color: "--c-mem", band: false },
+      { key: "load.15", label: "load 15", color: "--c-swap", band: false },
+    ],
+  });
+  const heatmap = new CoreHeatmap(board, document.getElementById("cores-heatmap"));
   ring.setAttribute("stroke-dasharray", `0 ${RING}`);
 
   function addCore(idx) {
@@ -80,16 +101,16 @@ export function createCpu(live) {
     }
   }
 
-  live.on("hello", ({ values, history }) => {
+  live.on("hello", ({ values }) => {
     for (const { row } of rows.values()) row.remove();
     rows.clear();
     render(values, null);
-    chart.setHistory(history);
-    if (live.ready) chart.pushFrom(live.ts, values);
+    heatmap.setCores(values.keys());
   });
-  live.on("sample", ({ ts, values, changed, gone, full }) => {
+  live.on("sample", ({ values, changed, gone, full }) => {
     removeGone(gone);
     render(values, full ? null : changed);
-    chart.pushFrom(ts, values);
+    // a core that came or went: the heatmap's rows change, and its history is asked again
+    if ((full || gone.length) && heatmap.setCores(values.keys())) board.emit("reload", [heatmap]);
   });
 }

@@ -1,13 +1,44 @@
 // Filesystems panel: one usage bar per mount (fs.<mount>.{used,total,percent}), with the
 // device and type from facts.filesystems. Rows are added when a mount appears and removed
-// when its keys are gone.
+// when its keys are gone. Over the board's window: the chosen mount's used and free space
+// (stacked: together they are its size); clicking a row chooses it.
+import { TimeChart } from "./timechart.js";
+import { Chooser } from "./choosers.js";
 import { h, setText, setBar } from "./dom.js";
 import { bytes, pct, parseKey } from "./format.js";
 
-export function createFilesystems(live) {
+export function createFilesystems(live, board) {
   const list = document.getElementById("fs-list");
   const empty = document.getElementById("fs-empty");
   const rows = new Map(); // mount -> {row, fill, used, total, pct, device}
+  const chart = new TimeChart(board, document.getElementById("fs-chart"), {
+    name: "fs",
+    label: "Filesystem",
+    unit: "B",
+    series: [
+      { key: "fs./.used", field: "used", label: "used", color: "--c-mem", stack: true },
+      { key: "fs./.free", field: "free", label: "free", color: "--c-rx", stack: true },
+    ],
+  });
+  const chooser = new Chooser(document.getElementById("fs-select"), { family: "fs", field: "used", onChange: (m) => choose(m) });
+  let chosen = null;
+
+  function choose(mount) {
+    if (mount === chosen) return;
+    chosen = mount;
+    chooser.value = mount;
+    chart.setKeys(["used", "free"].map((f) => `fs.${mount}.${f}`));
+    for (const [m, r] of rows) r.row.setAttribute("aria-selected", String(m === mount));
+    board.emit("reload", [chart]);
+  }
+
+  function syncChooser(keys) {
+    chooser.sync(keys);
+    if (chosen === null || !chooser.has(chosen) || chosen === "total") {
+      const first = chooser.options.has("/") ? "/" : [...chooser.options.keys()][0];
+      if (first !== undefined) choose(first);
+    }
+  }
 
   function describe(mount) {
     const f = (live.facts.filesystems || {})[mount];
@@ -26,13 +57,14 @@ export function createFilesystems(live) {
     };
     r.row = h(
       "li",
-      { class: "fs", "data-testid": "fs-row", "data-mount": mount },
+      { class: "fs", "data-testid": "fs-row", "data-mount": mount, "aria-selected": String(mount === chosen) },
       h("div", { class: "fs-head" }, h("span", { class: "fs-mount", title: mount }, mount), r.device, r.pct),
       h("div", { class: "bar" }, fill),
       h("div", { class: "fs-foot muted" }, r.used, " of ", r.total),
     );
     const after = [...rows.keys()].filter((m) => m > mount).sort()[0];
     list.insertBefore(r.row, after === undefined ? null : rows.get(after).row);
+    r.row.addEventListener("click", () => choose(mount));
     rows.set(mount, r);
     empty.hidden = true;
   }
@@ -84,10 +116,12 @@ export function createFilesystems(live) {
     rows.clear();
     apply(values, values.keys());
     empty.hidden = rows.size > 0;
+    syncChooser(values.keys());
   });
   live.on("sample", ({ values, changed, gone, full }) => {
     removeGone(values, gone);
     apply(values, full ? values.keys() : changed);
+    if (full || gone.length) syncChooser(values.keys());
   });
   live.on("facts", () => {
     for (const [m, r] of rows) setText(r.device, describe(m));

@@ -1,23 +1,34 @@
-// Memory panel: memory and swap used/total with bars and a percent history chart.
-import { RollingChart } from "./charts.js";
-import { setText, setBar } from "./dom.js";
+// Memory panel: memory and swap used/total with bars now; over the board's window memory
+// used, cached, buffers and available, and swap used (or "no swap" when there is none).
+import { TimeChart } from "./timechart.js";
+import { setHidden, setText, setBar } from "./dom.js";
 import { bytes, pct } from "./format.js";
 
-export function createMemory(live) {
+export function createMemory(live, board) {
   const el = (id) => document.getElementById(id);
   const parts = {
     mem: { used: el("mem-used"), total: el("mem-total"), pct: el("mem-percent"), fill: el("mem-bar"), extra: el("mem-available") },
     swap: { used: el("swap-used"), total: el("swap-total"), pct: el("swap-percent"), fill: el("swap-bar"), extra: null },
   };
-  const chart = new RollingChart(el("mem-chart"), {
+  new TimeChart(board, el("mem-chart"), {
+    name: "memory",
+    label: "Memory",
+    unit: "B",
     series: [
-      { key: "mem.percent", label: "Memory", color: "--c-mem", fill: true },
-      { key: "swap.percent", label: "Swap", color: "--c-swap" },
+      { key: "mem.used", label: "used", color: "--c-mem", fill: true },
+      { key: "mem.cached", label: "cached", color: "--c-read", band: false },
+      { key: "mem.buffers", label: "buffers", color: "--c-write", band: false },
+      { key: "mem.available", label: "available", color: "--c-rx", band: false },
     ],
-    yMax: 100,
-    fmt: (v) => pct(v),
-    axisFmt: (v) => `${v}%`,
   });
+  const swapChart = new TimeChart(board, el("swap-chart"), {
+    name: "swap",
+    label: "Swap",
+    unit: "B",
+    height: 90,
+    series: [{ key: "swap.used", label: "swap used", color: "--c-swap", fill: true }],
+  });
+  let hasSwap = null;
 
   function render(values, changed) {
     const touched = (k) => changed === null || changed.has(k);
@@ -35,17 +46,18 @@ export function createMemory(live) {
       }
       if (p.extra && touched(`${fam}.available`)) setText(p.extra, bytes(values.get(`${fam}.available`)));
     }
+    // A host without swap says so, instead of "0 B / 0 B" and an empty chart.
     const swapTotal = values.get("swap.total");
-    document.getElementById("swap-row").classList.toggle("is-empty", swapTotal === 0);
+    const swap = !(swapTotal === 0 || swapTotal === undefined);
+    if (swap !== hasSwap) {
+      hasSwap = swap;
+      el("swap-row").classList.toggle("is-empty", !swap);
+      setHidden(el("swap-numbers"), !swap);
+      setHidden(el("swap-none"), swap);
+      setHidden(swapChart.el, !swap);
+    }
   }
 
-  live.on("hello", ({ values, history }) => {
-    render(values, null);
-    chart.setHistory(history);
-    if (live.ready) chart.pushFrom(live.ts, values);
-  });
-  live.on("sample", ({ ts, values, changed, full }) => {
-    render(values, full ? null : changed);
-    chart.pushFrom(ts, values);
-  });
+  live.on("hello", ({ values }) => render(values, null));
+  live.on("sample", ({ values, changed, full }) => render(values, full ? null : changed));
 }

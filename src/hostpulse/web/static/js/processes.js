@@ -1,20 +1,33 @@
-// Top processes: a <details> panel. While it is open and the page visible, the page sends
-// watch {panels: ["processes"]}; closed or hidden, watch {panels: []}. The table keeps a
-// fixed pool of rows and rewrites only cells whose text changed.
+// Top processes: a <details> panel that remembers whether it is open (localStorage). While
+// it is open and the page visible, the page sends watch {panels: ["processes"]}; closed or
+// hidden, watch {panels: []}. Any column sorts (click its header; again to reverse), and a
+// filter keeps the rows whose name or user holds the text. The table keeps a fixed pool of
+// rows and rewrites only cells whose text changed.
 import { h, setHidden, setText } from "./dom.js";
 import { bytes, DASH } from "./format.js";
+import { filterRows, sortRows, unionRows } from "./sorting.js";
 
-const COLUMNS = [
-  ["pid", "PID"],
-  ["name", "Name"],
-  ["user", "User"],
-  ["cpu", "CPU %"],
-  ["mem", "Mem %"],
-  ["rss", "RSS"],
-  ["gpu", "GPU mem"], // shown only where rows carry gpu_mem (NVIDIA, through NVML)
-  ["state", "State"],
-  ["cmd", "Command"],
-];
+const OPEN_KEY = "hostpulse.processes.open";
+const COLUMNS = ["pid", "name", "user", "cpu", "mem", "rss", "gpu", "state", "cmd"];
+// The field of a row each column sorts by; text columns sort A–Z first.
+const FIELD = { mem: "mem_percent", gpu: "gpu_mem" };
+const TEXT = new Set(["name", "user", "state", "cmd"]);
+
+function stored(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null; // storage refused (a private window): the panel starts closed
+  }
+}
+
+function store(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // not kept: nothing else depends on it
+  }
+}
 
 export function createProcesses(live) {
   const details = document.getElementById("processes-panel");
@@ -22,8 +35,11 @@ export function createProcesses(live) {
   const count = document.getElementById("processes-count");
   const status = document.getElementById("processes-status");
   const gpuHead = document.getElementById("processes-gpu-head");
-  const sortButtons = [...document.querySelectorAll("[data-sort]")];
+  const filter = document.getElementById("processes-filter");
+  const quick = [...document.querySelectorAll("[data-sort]")];
+  const heads = [...document.querySelectorAll("[data-column]")];
   let sortBy = "cpu";
+  let descending = true;
   let last = null;
   let watching = null;
   const pool = [];
@@ -32,7 +48,7 @@ export function createProcesses(live) {
     while (pool.length <= i) {
       const cells = {};
       const tr = h("tr", { "data-testid": "process-row" });
-      for (const [name] of COLUMNS) {
+      for (const name of COLUMNS) {
         cells[name] = h("td", { class: `col-${name}` });
         tr.append(cells[name]);
       }
@@ -64,15 +80,14 @@ export function createProcesses(live) {
 
   function render() {
     if (!last) return;
-    const table = sortBy === "cpu" ? last.by_cpu : last.by_memory;
-    const rows = Array.isArray(table) ? table : [];
+    const all = unionRows(last.by_cpu, last.by_memory);
+    const rows = sortRows(filterRows(all, filter.value), FIELD[sortBy] || sortBy, descending);
     setText(count, typeof last.count === "number" ? `${last.count} processes` : "");
-    const gpu = rows.some((p) => p !== null && typeof p === "object" && "gpu_mem" in p);
+    const gpu = all.some((p) => "gpu_mem" in p);
     setHidden(gpuHead, !gpu);
     // One bad row is skipped; the others are shown.
     let shown = 0;
     for (const p of rows) {
-      if (p === null || typeof p !== "object") continue;
       try {
         renderRow(shown, p, gpu);
         shown += 1;
@@ -81,6 +96,16 @@ export function createProcesses(live) {
       }
     }
     for (let i = shown; i < pool.length; i++) pool[i].tr.hidden = true;
+    setText(status, rows.length || !all.length ? "" : "no process matches the filter");
+  }
+
+  function sortOn(column, desc) {
+    sortBy = column;
+    descending = desc;
+    for (const th of heads) th.setAttribute("aria-sort", th.dataset.column === column ? (desc ? "descending" : "ascending") : "none");
+    const quickOf = { cpu: "cpu", rss: "memory" };
+    for (const b of quick) b.setAttribute("aria-pressed", String(quickOf[column] === b.dataset.sort));
+    render();
   }
 
   function updateWatch() {
@@ -96,15 +121,24 @@ export function createProcesses(live) {
     }
   }
 
-  for (const b of sortButtons) {
+  for (const b of quick) {
     b.addEventListener("click", (ev) => {
       ev.preventDefault();
-      sortBy = b.dataset.sort;
-      for (const other of sortButtons) other.setAttribute("aria-pressed", String(other === b));
-      render();
+      sortOn(b.dataset.sort === "memory" ? "rss" : "cpu", true);
     });
   }
-  details.addEventListener("toggle", updateWatch);
+  for (const th of heads) {
+    th.querySelector("button").addEventListener("click", () => {
+      const column = th.dataset.column;
+      sortOn(column, column === sortBy ? !descending : !TEXT.has(column));
+    });
+  }
+  filter.addEventListener("input", render);
+  details.open = stored(OPEN_KEY) === "1";
+  details.addEventListener("toggle", () => {
+    store(OPEN_KEY, details.open ? "1" : "0");
+    updateWatch();
+  });
   document.addEventListener("visibilitychange", updateWatch);
   live.on("processes", (msg) => {
     if (!watching || msg === null || typeof msg !== "object") return;
