@@ -140,7 +140,7 @@ def build_alerts(settings: Settings, runtime: Runtime) -> Alerts:
         settings.alerts,
         AlertStore(path),
         shared=SharedStarts(settings.redis) if settings.redis else None,
-        notifier=getattr(runtime, "notifier", None),
+        notifier=runtime.notifier,
         watch_offline=settings.redis is not None,
     )
     runtime.hosts.on_added(alerts.watch)

@@ -167,3 +167,11 @@ def test_silence_fires_from_the_last_sample_and_resolves_when_samples_come_back(
     assert got.states() == [("h", FIRING), ("h", RESOLVED)]
     assert {t.since for t in got.transitions} == {T0}
     assert got.transitions[0].rule == "host-offline"
+
+
+def test_a_layout_of_the_same_size_with_another_key_is_a_new_plan():
+    got = Recorder()
+    ev = Evaluator("h", [rule(key="fs.*.percent", above=90)], got)
+    run(ev, [{"fs./a.percent": 10}])
+    run(ev, [{"fs./b.percent": 99}], start=T0 + 1)  # /a unmounted, /b mounted: one key each
+    assert got.states() == [("fs./b.percent", FIRING)]

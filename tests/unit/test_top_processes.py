@@ -173,9 +173,9 @@ def test_the_real_proc_finds_a_busy_child():
         top.read()
         time.sleep(0.6)
         table = rows(top.read())
-        assert table[0]["pid"] == child.pid, table[:3]
-        assert table[0]["cpu"] > 20  # a shared machine: not necessarily a whole core
-        assert table[0]["user"] and sys.executable.split("/")[-1] in table[0]["cmd"]
+        (row,) = [r for r in table if r["pid"] == child.pid]  # the top on an idle machine
+        assert row["cpu"] > 20  # a shared machine: not necessarily a whole core
+        assert row["user"] and sys.executable.split("/")[-1] in row["cmd"]
     finally:
         child.kill()
         child.wait()

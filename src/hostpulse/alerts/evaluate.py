@@ -6,9 +6,11 @@ change is a :class:`~hostpulse.alerts.transition.Transition` handed to ``emit`` 
 
 The cost per tick is what a dashboard can afford on every sample (docs/ALERTS.md, "Cost"):
 which keys each rule checks is worked out once per key layout (a sampler builds its dict in
-the same key order every tick; a new layout is a new plan), so a tick is a comparison of the
-layout, then one lookup and one comparison per checked key, with no regular expression and
-no allocation while nothing breaches. Trends are fitted once a minute, not every tick.
+the same key order every tick; a new layout is a new plan), so a tick is one lookup and one
+comparison per checked key, with no regular expression and no allocation while nothing
+breaches. A layout is told apart per tick by its size and by a planned key gone
+missing, and compared in full once a minute (a new instance is evaluated within a minute at
+worst). Trends are fitted once a minute, not every tick.
 Both sides of the hysteresis apply to a pending alert too: a dip that does not reach
 ``clear`` does not restart ``for``.
 """
@@ -72,6 +74,7 @@ class Plan:
 
     keys: tuple[str, ...]
     present: frozenset[str]
+    size: int
     #: (rule, key, scale, threshold, clear, above)
     plain: list[tuple[Rule, str, float, float, float, bool]] = field(default_factory=list)
     #: (rule, key, mark key, margin, above)
@@ -81,7 +84,7 @@ class Plan:
 
 
 def compile_plan(keys: tuple[str, ...], rules: Iterable[Rule]) -> Plan:
-    plan = Plan(keys, frozenset(keys))
+    plan = Plan(keys, frozenset(keys), len(keys))
     cores = sum(1 for k in keys if k.startswith("cpu.core.") and k[9:].isdigit())
     for rule in rules:
         if rule.key is None:
@@ -130,7 +133,7 @@ class Evaluator:
         # together do not all fit in one tick.
         self._slow_offset = zlib.crc32(host.encode()) % int(SLOW_EVERY)
         self._next_slow = -math.inf
-        self._trend_points: dict[tuple[str, str], deque[tuple[float, float]]] = {}
+        self._trends: dict[tuple[str, str], Trend] = {}
         self.errors = 0
         self._seen_errors: set[str] = set()
 
@@ -140,27 +143,44 @@ class Evaluator:
         """Evaluate one sample; a failure is logged once per distinct error and counted,
         never raised into the sampler."""
         try:
-            self.evaluate(sample)
+            ts = sample.ts
+            if ts <= self.last_ts:
+                return  # replayed (a worker's backfill after a restart) or a clock step back
+            self.last_ts = ts
+            values = sample.values
+            plan = self._plan
+            # The layout is compared in full once a minute (_slow); per tick only its size,
+            # and a key of the plan missing (KeyError) is a new layout too.
+            if plan is None or len(values) != plan.size:
+                plan = self._plan_for(values)
+            try:
+                self._check(plan, values, ts)
+            except KeyError:  # a planned key gone: a new layout of the same size
+                plan = self._plan_for(values)
+                self._check(plan, values, ts)  # checks are idempotent for one sample
+            if ts >= self._next_slow:
+                if tuple(values) != plan.keys:
+                    plan = self._plan_for(values)
+                self._slow(values, plan, ts)
         except Exception as exc:
-            self.errors += 1
-            text = f"{type(exc).__name__}: {exc}"
-            if text not in self._seen_errors:
-                self._seen_errors.add(text)
-                log.exception("alerts for host %s: evaluation failed (logged once)", self.host)
+            self._failed(exc)
 
-    def evaluate(self, sample: Sample) -> None:
-        ts = sample.ts
-        if ts <= self.last_ts:
-            return  # replayed (a worker's backfill after a restart) or a clock step back
-        self.last_ts = ts
-        values = sample.values
-        plan = self._plan_for(values)
+    def _failed(self, exc: Exception) -> None:
+        self.errors += 1
+        text = f"{type(exc).__name__}: {exc}"
+        if text not in self._seen_errors:
+            self._seen_errors.add(text)
+            log.error("alerts for host %s: evaluation failed: %s (logged once)", self.host, text,
+                      exc_info=exc)  # fmt: skip
+
+    def _check(self, plan: Plan, values: dict, ts: float) -> None:
         active = self.active
         for rule, key, scale, threshold, clear, above in plan.plain:
             value = values[key]
             if value is None:
                 continue
-            value *= scale
+            if scale != 1.0:
+                value *= scale
             if value > threshold if above else value < threshold:
                 self._breach(rule, key, value, ts)
             elif active:
@@ -177,14 +197,9 @@ class Evaluator:
                 episode = active.get((rule.name, key))
                 if episode is not None:
                     self._calm(episode, value, ts, mark - margin if above else mark + margin)
-        if ts >= self._next_slow:
-            self._slow(values, plan, ts)
 
     def _plan_for(self, values: dict) -> Plan:
         keys = tuple(values)
-        plan = self._plan
-        if plan is not None and plan.keys == keys:
-            return plan
         plan = self._plans.get(keys)
         if plan is None:
             if len(self._plans) >= PLANS_KEPT:
@@ -236,13 +251,11 @@ class Evaluator:
                 self._end(episode, ts, None)
 
     def _trend(self, rule: Rule, key: str, value: float, ts: float) -> None:
-        points = self._trend_points.get((rule.name, key))
-        if points is None:
-            points = self._trend_points[(rule.name, key)] = deque()
-        points.append((ts, value))
-        while points and ts - points[0][0] > rule.window_s:
-            points.popleft()
-        seconds = time_to_full(points)
+        trend = self._trends.get((rule.name, key))
+        if trend is None:
+            trend = self._trends[(rule.name, key)] = Trend(rule.window_s)
+        trend.add(ts, value)
+        seconds = trend.time_to_full()
         if seconds is None:
             return
         if seconds <= rule.within_s:
@@ -258,8 +271,9 @@ class Evaluator:
         """Points from history (one a minute), so a restart need not wait an hour."""
         for rule in self.rules:
             if rule.kind == TREND and rule.key is not None and rule.key.matches(key):
-                series = self._trend_points.setdefault((rule.name, key), deque())
-                series.extend(p for p in points if not series or p[0] > series[-1][0])
+                trend = self._trends.setdefault((rule.name, key), Trend(rule.window_s))
+                for ts, value in points:
+                    trend.add(ts, value)
 
     # --- the host's silence (the engine's thread, remote hosts only) ----------------------
 
@@ -280,25 +294,62 @@ class Evaluator:
             self._end(episode, last_ts, None)
 
 
-def time_to_full(points: deque[tuple[float, float]]) -> float | None:
-    """Seconds until the percentage reaches 100 at its least-squares trend; inf when it is
-    not rising; None when the points span too little time to say."""
-    if len(points) < 3 or points[-1][0] - points[0][0] < TREND_MIN_SPAN:
-        return None
-    n = len(points)
-    t0 = points[0][0]
-    mean_t = sum(t - t0 for t, _ in points) / n
-    mean_v = sum(v for _, v in points) / n
-    var = sum((t - t0 - mean_t) ** 2 for t, _ in points)
-    if var <= 0:
-        return None
-    slope = sum((t - t0 - mean_t) * (v - mean_v) for t, v in points) / var
-    current = points[-1][1]
-    if current >= 100:
-        return 0.0
-    if slope <= 0:
-        return math.inf
-    return (100 - current) / slope
+class Trend:
+    """A percentage's points over the last ``window`` seconds (one a minute) and its
+    least-squares line, kept as running sums: adding a point costs the same however many
+    there are."""
+
+    __slots__ = ("n", "origin", "points", "st", "stt", "stv", "sv", "window")
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.points: deque[tuple[float, float]] = deque()
+        self.origin = 0.0
+        self.n = self.st = self.sv = self.stt = self.stv = 0.0
+
+    def add(self, ts: float, value: float) -> None:
+        points = self.points
+        if points and ts <= points[-1][0]:
+            return
+        if not points:
+            self.origin = ts  # times from here: their squares stay exact enough
+        points.append((ts, value))
+        self._sum(ts - self.origin, value, 1)
+        while ts - points[0][0] > self.window:
+            old_ts, old_value = points.popleft()
+            self._sum(old_ts - self.origin, old_value, -1)
+
+    def _sum(self, t: float, v: float, sign: int) -> None:
+        self.n += sign
+        self.st += sign * t
+        self.sv += sign * v
+        self.stt += sign * t * t
+        self.stv += sign * t * v
+
+    def time_to_full(self) -> float | None:
+        """Seconds until the percentage reaches 100 at its trend; inf when it is not
+        rising; None when the points span too little time to say."""
+        points = self.points
+        if len(points) < 3 or points[-1][0] - points[0][0] < TREND_MIN_SPAN:
+            return None
+        n = self.n
+        var = self.stt - self.st * self.st / n
+        if var <= 0:
+            return None
+        slope = (self.stv - self.st * self.sv / n) / var
+        current = points[-1][1]
+        if current >= 100:
+            return 0.0
+        if slope <= 1e-12:
+            return math.inf
+        return (100 - current) / slope
+
+
+def time_to_full(points: Iterable[tuple[float, float]], window: float = math.inf) -> float | None:
+    trend = Trend(window)
+    for ts, value in points:
+        trend.add(ts, value)
+    return trend.time_to_full()
 
 
 def clock_text(ts: float) -> str:

@@ -22,7 +22,9 @@ SOCKETIO_CHANNEL = "flask-socketio"
 #: (redis-py's CLIENT SETINFO on connect may be refused: it goes on without.)
 AGENT_COMMANDS = ("ping", "eval", "get", "set", "del", "hset", "xadd", "zadd", "exists",
                   "pexpire")  # fmt: skip
-#: What the reader and Socket.IO's Redis manager send (remote/reader.py, remote/demand.py).
+#: What the reader and Socket.IO's Redis manager send (remote/reader.py, remote/demand.py),
+#: and the alert episodes' shared starts (alerts/shared.py: SET NX GET, a compare-and-delete
+#: script, refreshes).
 WORKER_COMMANDS = ("ping", "zrange", "hgetall", "xread", "xrevrange", "set", "publish",
                    "subscribe", "unsubscribe",
                    # the notification ledger's scripts and reads (notify/ledger.py)
@@ -30,6 +32,8 @@ WORKER_COMMANDS = ("ping", "zrange", "hgetall", "xread", "xrevrange", "set", "pu
                    "del")  # fmt: skip
 #: The notification ledger's claims and done markers, which every worker writes.
 NOTIFY_KEYS = "notify:*"
+#: Alert episodes' shared starts (alerts/shared.py), which every worker writes.
+ALERT_KEYS = "alert:*"
 
 
 def glob_literal(text: str) -> str:
@@ -80,6 +84,7 @@ def worker_rules(password: str) -> list[str]:
         "~"
         + glob_literal(wire.PREFIX)
         + NOTIFY_KEYS,  # read and write in one pattern: scripts need both
+        "~" + glob_literal(wire.PREFIX) + ALERT_KEYS,
         "&" + SOCKETIO_CHANNEL,
         "-@all",
         *("+" + command for command in WORKER_COMMANDS),
