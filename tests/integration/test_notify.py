@@ -85,6 +85,15 @@ def test_firing_and_resolved_reach_a_webhook_and_a_mailbox_once(tmp_path, runnin
     assert notifier.counts[SENT] == 4 and notifier.counts[DUPLICATE] == 2
 
 
+def test_stop_sends_what_was_submitted_just_before(tmp_path):
+    with JsonReceiver() as hook:
+        notifier = build_notifier(Settings(data_dir=tmp_path, notify_urls=(hook.url(),)))
+        notifier.start()
+        notifier.submit(transition())  # the last transition of a stopping server
+        notifier.stop()
+        assert len(hook.messages) == 1 and notifier.counts[SENT] == 1
+
+
 def test_severity_routing(tmp_path, running):
     with JsonReceiver() as everyone, JsonReceiver() as pager, JsonReceiver() as team:
         settings = Settings(

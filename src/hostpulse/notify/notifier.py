@@ -37,6 +37,8 @@ MAX_RETRY = 120.0
 RETRY_FOR = 900.0
 #: Transitions waiting for the delivery thread; more are dropped (and counted).
 INBOX_MAX = 10_000
+#: Seconds stop() waits for messages due now to go out.
+DRAIN = 3.0
 #: The longest the thread sleeps without looking at repeats and stop.
 IDLE_WAKE = 1.0
 
@@ -110,11 +112,15 @@ class Notifier:
         self._thread = threading.Thread(target=self._run, name="hostpulse-notify", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop delivering; what is not delivered yet is left (other workers on Redis have
-        their own copy of each job and take it over)."""
+    def stop(self, timeout: float = 5.0, drain: float = DRAIN) -> None:
+        """Stop delivering, after up to ``drain`` seconds for what is due now (the last
+        transitions of a stopping server); what is left then is not sent by this process
+        (other workers on Redis have their own copy of each job and take it over)."""
         if self._thread is None:
             return
+        deadline = time.monotonic() + drain
+        while time.monotonic() < deadline and self._due_now():
+            time.sleep(0.05)
         self._stopping.set()
         with contextlib.suppress(queue.Full):
             self._inbox.put_nowait(None)
@@ -124,6 +130,10 @@ class Notifier:
         if left:
             log.warning("notifications: stopped with %d message(s) not delivered", left)
         self.ledger.close()
+
+    def _due_now(self) -> bool:
+        now = time.monotonic()
+        return self._inbox.qsize() > 0 or any(j.due <= now for j in list(self._jobs))
 
     # --- the delivery thread ---------------------------------------------------------------
 
