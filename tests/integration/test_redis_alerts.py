@@ -16,8 +16,8 @@ from support import Server, get_json, require, wait_until
 pytestmark = pytest.mark.integration
 require(None if REDIS_SERVER else "redis-server not installed (apt-get install redis-server)")
 
-INTERVAL = 0.5
-#: Streams of 10 entries (5 s): a worker started 8 s into an episode cannot see its start.
+INTERVAL = 0.25
+#: Streams of 10 entries (2.5 s): a worker started 4 s into an episode cannot see its start.
 ENV = {"HOSTPULSE_REDIS_MAXLEN": "10"}
 RULES = """
 [[alerts]]
@@ -57,7 +57,7 @@ def test_workers_agree_on_every_episode_start_and_notice_a_silent_agent(tmp_path
         workers.append(first)
         wait_until(lambda: firing(first, "has-memory"), 20, "has-memory firing on worker 1")
         [one] = firing(first, "has-memory")
-        time.sleep(8)  # the episode's first sample is out of the 10-entry stream now
+        time.sleep(4)  # the episode's first sample is out of the 10-entry stream now
         (tmp_path / "w2").mkdir()
         second = Server(tmp_path / "w2", INTERVAL, extra_env=ENV, args=args).start()
         workers.append(second)

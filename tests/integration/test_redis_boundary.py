@@ -173,6 +173,16 @@ def test_acl_users_keep_each_agent_to_its_own_keys_and_workers_to_reading(tmp_pa
             as_worker.xadd("hostpulse:samples:web-1", {"t": "s", "d": "{}"})
         with pytest.raises(redis.exceptions.NoPermissionError):
             as_worker.hset("hostpulse:host:web-1", "facts", "{}")
+        # what alerts/shared.py does, as the worker user: open an episode, end it
+        from hostpulse.alerts.shared import SharedStarts
+        from hostpulse.remote.wire import alert_key
+
+        starts, episode = SharedStarts(urls["worker"]), ("web-1", "acl-rule", "cpu.total")
+        assert starts.since(episode, 1.5) == 1.5
+        assert as_worker.get(alert_key(*episode)) == b"1.5"
+        assert starts.end(episode, 1.5) == 1.5
+        assert as_worker.get(alert_key(*episode)) is None
+        starts.close()
         for output in (worker.output(), agent.output()):
             assert "NOPERM" not in output and "NoPermission" not in output
     finally:

@@ -146,3 +146,22 @@ def test_a_file_that_is_no_database_is_set_aside(tmp_path):
     store = AlertStore(path)
     assert store.path == path and store.events() == []
     assert list(tmp_path.glob("alerts.sqlite.corrupt-*"))
+
+
+def test_a_trend_is_seeded_from_history_and_fires_on_the_first_live_sample(tmp_path):
+    filling = rules.parse_rule({"name": "fs-filling", "kind": "trend", "key": "fs.*.percent"})
+    sent = Collected()
+    alerts = Alerts((filling,), AlertStore(None), notifier=sent)
+    h = host()
+    start = time.time() - 2400
+    for i in range(2400):  # 40 minutes of history, +1 % a minute from 50 %
+        h.history.add(Sample(i, start + i, {"fs./.percent": 50 + i / 60}))
+    h.feed.latest = Sample(2399, start + 2399, {"fs./.percent": 50 + 2399 / 60})
+    alerts.watch(h)
+    alerts._seed_trends()
+    h.feed.receive(Sample(2400, start + 2400, {"fs./.percent": 90.0}), live=False)
+    alerts._drain()
+    [firing] = sent.sent
+    assert (firing.rule, firing.state, firing.instance) == ("fs-filling", "firing", "fs./.percent")
+    assert firing.detail.startswith("full in about 10 min"), firing.detail
+    alerts.stop()

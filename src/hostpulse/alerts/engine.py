@@ -62,6 +62,8 @@ class Alerts:
         self._evaluators: dict[str, Evaluator] = {}
         self._queue: deque[tuple[Transition, Episode]] = deque()
         self._reconcile: deque[Episode] = deque()
+        #: Hosts whose trends are not seeded from history yet (they need a first sample).
+        self._unseeded: deque[str] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,7 +84,7 @@ class Alerts:
         self._evaluators[host.id] = evaluator
         if self.shared is not None:
             self._reconcile.extend(restored)
-        self._seed_trends(host, evaluator)
+        self._unseeded.append(host.id)
         subscribe = getattr(host.feed, "subscribe_stream", host.feed.subscribe)
         subscribe(evaluator.on_sample)
 
@@ -99,7 +101,17 @@ class Alerts:
                                     row["ts"]))  # fmt: skip
         return episodes
 
-    def _seed_trends(self, host: Host, evaluator: Evaluator) -> None:
+    def _seed_trends(self) -> None:
+        """Each new host's trends from its history once it has a sample (its keys)."""
+        for _ in range(len(self._unseeded)):
+            host_id = self._unseeded.popleft()
+            host, evaluator = self._hosts[host_id], self._evaluators[host_id]
+            if host.latest is None:
+                self._unseeded.append(host_id)  # not yet
+            else:
+                self._seed_trend(host, evaluator)
+
+    def _seed_trend(self, host: Host, evaluator: Evaluator) -> None:
         """A trend over the last hour from history, so it need not wait an hour to begin."""
         trends = [r for r in evaluator.rules if r.kind == TREND and r.key is not None]
         latest = host.latest
@@ -178,6 +190,8 @@ class Alerts:
                     next_offline = now + OFFLINE_EVERY
                     self._check_offline(now)
                     self._drain()
+                if self._unseeded:
+                    self._seed_trends()
                 if now >= next_minute:
                     next_minute = now + MINUTE
                     self._minute()

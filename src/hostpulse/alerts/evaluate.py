@@ -268,12 +268,21 @@ class Evaluator:
                     self._end(episode, ts, value)
 
     def seed_trend(self, key: str, points: Iterable[tuple[float, float]]) -> None:
-        """Points from history (one a minute), so a restart need not wait an hour."""
+        """Points from history (one a minute), so a restart need not wait an hour: a new
+        trend of them, then the points already taken live, swapped in whole."""
+        points = sorted(points)
         for rule in self.rules:
-            if rule.kind == TREND and rule.key is not None and rule.key.matches(key):
-                trend = self._trends.setdefault((rule.name, key), Trend(rule.window_s))
-                for ts, value in points:
+            if rule.kind != TREND or rule.key is None or not rule.key.matches(key):
+                continue
+            old = self._trends.get((rule.name, key))
+            live = list(old.points) if old is not None else []
+            trend = Trend(rule.window_s)
+            for ts, value in points:
+                if not live or ts < live[0][0]:
                     trend.add(ts, value)
+            for ts, value in live:
+                trend.add(ts, value)
+            self._trends[(rule.name, key)] = trend
 
     # --- the host's silence (the engine's thread, remote hosts only) ----------------------
 

@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from hostpulse.alerts.patterns import HostPattern, KeyPattern, host_pattern, key_pattern
@@ -98,7 +99,7 @@ class Rule:
 
 
 #: The shipped rules (docs/ALERTS.md lists them), parsed like the config's own.
-DEFAULTS: tuple[dict[str, Any], ...] = (
+DEFAULTS: tuple[Mapping[str, Any], ...] = tuple(MappingProxyType(d) for d in (
     {"name": "cpu-busy", "key": "cpu.total", "above": 90, "clear": 80, "for": "5m",
      "severity": WARNING},
     {"name": "memory-full", "key": "mem.percent", "above": 90, "clear": 85, "for": "5m",
@@ -118,7 +119,7 @@ DEFAULTS: tuple[dict[str, Any], ...] = (
     {"name": "temp-critical", "key": "temp.*.celsius", "above_mark": "crit", "clear_margin": 5,
      "for": "30s", "severity": CRITICAL},
     {"name": "host-offline", "kind": OFFLINE, "for": "1m", "severity": CRITICAL},
-)  # fmt: skip
+))  # fmt: skip
 
 
 def duration(raw: Any, what: str = "for") -> float:
@@ -255,7 +256,7 @@ def parse_rules(raw: Any) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def _over_default(default: dict[str, Any] | None, table: Mapping[str, Any]) -> dict[str, Any]:
+def _over_default(default: Mapping[str, Any] | None, table: Mapping[str, Any]) -> dict[str, Any]:
     """A user's table over the default of its name: a new side or threshold drops the
     default's side and clear (they belong to the old threshold); a new kind drops it all."""
     if default is None or table.get("kind", default.get("kind")) != default.get("kind"):
