@@ -118,6 +118,7 @@ def test_the_overview_card_shows_the_alert_count_and_the_filter_keeps_it(browser
         page.get_by_test_id("ov-alerts-only").check()
         expect(calm).to_be_hidden()
         expect(busy).to_be_visible()
+        expect(page.get_by_test_id("ov-counts")).to_contain_text("1 shown")
         view.screenshot("alerts-overview.png")
         page.get_by_test_id("ov-alerts-only").uncheck()
         expect(calm).to_be_visible()

@@ -1,19 +1,25 @@
 // Alerts on the overview: each card shows how many alerts fire on its host and the worst
 // severity, and a switch shows only the hosts with firing alerts. Cards are overview.js's;
-// this adds a badge to each and a data-alerts attribute that CSS filters on, so the two
-// modules share nothing but the DOM. One small request every 10 s while the tab is visible
-// (the alerts firing now; events of the last second only).
+// this adds a badge and a data-alerts attribute to each, and the switch is a class on the
+// body that overview.js's filter reads (so its counts stay right). One small request every
+// 10 s while the tab is visible (the alerts firing now; events of the last second only).
 import { h, setText, setHidden } from "./dom.js";
 import { POLL_MS, poll, worse } from "./alerts.js";
 
 function start() {
   const grid = document.getElementById("ov-grid");
   const tools = document.querySelector(".ov-tools");
-  if (!grid || !tools) return;
+  const filterInput = document.getElementById("ov-filter");
+  if (!grid || !tools || !filterInput) return;
   const toggle = h("input", { type: "checkbox", id: "ov-alerts-only", "data-testid": "ov-alerts-only" });
   const summary = h("span", { class: "muted small", "data-testid": "ov-alerts-summary" });
   tools.append(h("label", { class: "ov-alerts-filter" }, toggle, " firing alerts only "), summary);
-  toggle.addEventListener("change", () => document.body.classList.toggle("ov-alerts-only", toggle.checked));
+  // overview.js filters (and counts) with the body's class; an input event has it lay out.
+  const relayout = () => filterInput.dispatchEvent(new Event("input"));
+  toggle.addEventListener("change", () => {
+    document.body.classList.toggle("ov-alerts-only", toggle.checked);
+    relayout();
+  });
 
   let byHost = new Map(); // host -> {count, worst}
 
@@ -37,10 +43,18 @@ function start() {
     for (const card of grid.querySelectorAll('[data-testid="ov-card"]')) apply(card);
   }
 
-  // Cards come and go with hosts: a new one gets its badge at once, not at the next poll.
-  new MutationObserver((changes) => {
-    for (const change of changes) for (const node of change.addedNodes) if (node.dataset && node.dataset.host !== undefined && !node.querySelector(".ov-alerts")) apply(node);
-  }).observe(grid, { childList: true });
+  // Cards come and go with hosts: a new one gets its badge within a second, not at the next
+  // poll. (A count compared once a second: a MutationObserver on the grid, which also sees
+  // every re-sort, broke the 300-host overview's sort test, tests/e2e/test_overview_scale.py,
+  // for a reason not found.)
+  let seen = 0;
+  setInterval(() => {
+    if (grid.childElementCount === seen || document.visibilityState !== "visible") return;
+    seen = grid.childElementCount;
+    const before = grid.querySelectorAll("[data-alerts]").length;
+    applyAll();
+    if (toggle.checked && grid.querySelectorAll("[data-alerts]").length !== before) relayout();
+  }, 1000);
 
   poll(() => "/api/v1/alerts?since=-1", POLL_MS, ({ firing }) => {
     byHost = new Map();
@@ -50,7 +64,10 @@ function start() {
       info.worst = worse(info.worst, a.severity);
       byHost.set(a.host, info);
     }
+    const before = [...grid.querySelectorAll('[data-testid="ov-card"][data-alerts]')].map((c) => c.dataset.host).join();
     applyAll();
+    const after = [...grid.querySelectorAll('[data-testid="ov-card"][data-alerts]')].map((c) => c.dataset.host).join();
+    if (toggle.checked && before !== after) relayout();
     const n = byHost.size;
     setText(summary, n ? `${n} host${n === 1 ? "" : "s"} with alerts` : "no alerts firing");
   });

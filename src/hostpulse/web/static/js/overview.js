@@ -111,13 +111,14 @@ function layout() {
   const text = filter.value.trim().toLowerCase();
   const wanted = statusSel.value;
   const key = sortSel.value;
+  const alertsOnly = document.body.classList.contains("ov-alerts-only"); // alerts-overview.js
   const list = [...cards.entries()];
   let shown = 0;
   const counts = {};
   for (const [id, card] of list) {
     const s = card.summary;
     counts[s.status] = (counts[s.status] || 0) + 1;
-    const match = (!text || id.toLowerCase().includes(text) || (s.hostname || "").toLowerCase().includes(text)) && (!wanted || s.status === wanted);
+    const match = (!text || id.toLowerCase().includes(text) || (s.hostname || "").toLowerCase().includes(text)) && (!wanted || s.status === wanted) && (!alertsOnly || card.el.dataset.alerts !== undefined);
     if (card.el.hidden === match) card.el.hidden = !match;
     if (match) shown += 1;
   }
