@@ -75,8 +75,12 @@ class Plan:
     keys: tuple[str, ...]
     present: frozenset[str]
     size: int
-    #: (rule, key, scale, threshold, clear, above)
-    plain: list[tuple[Rule, str, float, float, float, bool]] = field(default_factory=list)
+    #: (key, above, screen, members): the rules with a number threshold on one key and
+    #: side, looked up once; ``screen`` the threshold the first of them breaches at (in the
+    #: key's own units), members (rule, scale, threshold, clear) checked only past it.
+    plain: list[tuple[str, bool, float, list[tuple[Rule, float, float, float]]]] = field(
+        default_factory=list
+    )
     #: (rule, key, mark key, margin, above)
     marks: list[tuple[Rule, str, str, float, bool]] = field(default_factory=list)
     #: (rule, key)
@@ -86,6 +90,7 @@ class Plan:
 def compile_plan(keys: tuple[str, ...], rules: Iterable[Rule]) -> Plan:
     plan = Plan(keys, frozenset(keys), len(keys))
     cores = sum(1 for k in keys if k.startswith("cpu.core.") and k[9:].isdigit())
+    groups: dict[tuple[str, bool], list[tuple[Rule, float, float, float]]] = {}
     for rule in rules:
         if rule.key is None:
             continue
@@ -100,7 +105,12 @@ def compile_plan(keys: tuple[str, ...], rules: Iterable[Rule]) -> Plan:
         elif not rule.per_core or cores:
             scale = 1.0 / cores if rule.per_core else 1.0
             for k in matched:
-                plan.plain.append((rule, k, scale, rule.threshold, rule.clear, rule.above))
+                groups.setdefault((k, rule.above), []).append(
+                    (rule, scale, rule.threshold, rule.clear)
+                )
+    for (k, above), members in groups.items():
+        edges = [threshold / scale for _, scale, threshold, _ in members]
+        plan.plain.append((k, above, min(edges) if above else max(edges), members))
     return plan
 
 
@@ -175,18 +185,20 @@ class Evaluator:
 
     def _check(self, plan: Plan, values: dict, ts: float) -> None:
         active = self.active
-        for rule, key, scale, threshold, clear, above in plan.plain:
-            value = values[key]
-            if value is None:
+        for key, above, screen, members in plan.plain:
+            raw = values[key]
+            if raw is None:
                 continue
-            if scale != 1.0:
-                value *= scale
-            if value > threshold if above else value < threshold:
-                self._breach(rule, key, value, ts)
+            if raw > screen if above else raw < screen:
+                for rule, scale, threshold, clear in members:
+                    value = raw * scale
+                    if value > threshold if above else value < threshold:
+                        self._breach(rule, key, value, ts)
+                    elif active:
+                        self._calm_any(rule, key, value, ts, clear)
             elif active:
-                episode = active.get((rule.name, key))
-                if episode is not None:
-                    self._calm(episode, value, ts, clear)
+                for rule, scale, _, clear in members:
+                    self._calm_any(rule, key, raw * scale, ts, clear)
         for rule, key, mark_key, margin, above in plan.marks:
             value, mark = values[key], values[mark_key]
             if value is None or not mark:  # a mark of 0: the sensor gives none
@@ -220,6 +232,11 @@ class Evaluator:
             episode.detail = detail
         if episode.state == PENDING and ts - episode.since >= episode.rule.for_s:
             self._move(episode, FIRING, ts, value)
+
+    def _calm_any(self, rule: Rule, key: str, value: float, ts: float, clear: float) -> None:
+        episode = self.active.get((rule.name, key))
+        if episode is not None:
+            self._calm(episode, value, ts, clear)
 
     def _calm(self, episode: Episode, value: float, ts: float, clear: float) -> None:
         episode.value, episode.seen = value, ts
