@@ -38,8 +38,8 @@ TREND_MIN_SPAN = 600.0
 #: An instance whose key has left the host's samples this long is resolved (an unmounted
 #: filesystem); shorter absences (a collector failing for a tick) change nothing.
 VANISHED_AFTER = 120.0
-#: Layouts a host may alternate between (keys absent while a collector fails) kept compiled.
-PLANS_KEPT = 4
+#: Plans kept compiled, for every host of a process together (hosts alike share theirs).
+PLANS_KEPT = 4096
 
 Emit = Callable[[Transition, "Episode"], None]
 
@@ -114,6 +114,23 @@ def compile_plan(keys: tuple[str, ...], rules: Iterable[Rule]) -> Plan:
     return plan
 
 
+class Plans:
+    """Compiled plans by (rules, layout), shared by the hosts of one engine: hosts set up
+    alike (a fleet of one image) have one plan between them, compiled once and warm in the
+    CPU's cache for all of them."""
+
+    def __init__(self) -> None:
+        self._by_layout: dict[tuple[tuple[Rule, ...], tuple[str, ...]], Plan] = {}
+
+    def get(self, rules: tuple[Rule, ...], keys: tuple[str, ...]) -> Plan:
+        plan = self._by_layout.get((rules, keys))
+        if plan is None:
+            if len(self._by_layout) >= PLANS_KEPT:
+                self._by_layout.clear()  # layouts come and go rarely: start again
+            plan = self._by_layout[(rules, keys)] = compile_plan(keys, rules)
+        return plan
+
+
 class Evaluator:
     """The rules that apply to one host, its open episodes, and what each sample changes."""
 
@@ -124,10 +141,11 @@ class Evaluator:
         emit: Emit,
         restored: Iterable[Episode] = (),
         skip_until: float = -math.inf,
+        plans: Plans | None = None,
     ) -> None:
         self.host = host
         self.rules = [r for r in rules if r.enabled and r.hosts.matches(host)]
-        self._sample_rules = [r for r in self.rules if r.kind in (THRESHOLD, TREND)]
+        self._sample_rules = tuple(r for r in self.rules if r.kind in (THRESHOLD, TREND))
         self.offline_rule = next((r for r in self.rules if r.kind == OFFLINE), None)
         self._emit = emit
         #: (rule name, instance) -> the episode; only alerts that are not ok are here.
@@ -138,7 +156,7 @@ class Evaluator:
         self.skip_until = skip_until
         self.last_ts = skip_until
         self._plan: Plan | None = None
-        self._plans: dict[tuple[str, ...], Plan] = {}
+        self._plans = Plans() if plans is None else plans
         # Each host fits its trends at its own second of the minute: 500 hosts discovered
         # together do not all fit in one tick.
         self._slow_offset = zlib.crc32(host.encode()) % int(SLOW_EVERY)
@@ -212,11 +230,7 @@ class Evaluator:
 
     def _plan_for(self, values: dict) -> Plan:
         keys = tuple(values)
-        plan = self._plans.get(keys)
-        if plan is None:
-            if len(self._plans) >= PLANS_KEPT:
-                self._plans.clear()
-            plan = self._plans[keys] = compile_plan(keys, self._sample_rules)
+        plan = self._plans.get(self._sample_rules, keys)
         self._plan = plan
         return plan
 
