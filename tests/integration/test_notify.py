@@ -85,6 +85,26 @@ def test_firing_and_resolved_reach_a_webhook_and_a_mailbox_once(tmp_path, runnin
     assert notifier.counts[SENT] == 4 and notifier.counts[DUPLICATE] == 2
 
 
+def test_stop_sends_what_was_submitted_just_before(tmp_path):
+    with JsonReceiver() as hook:
+        notifier = build_notifier(Settings(data_dir=tmp_path, notify_urls=(hook.url(),)))
+        notifier.start()
+        notifier.submit(transition())  # the last transition of a stopping server
+        notifier.stop()
+        assert len(hook.messages) == 1 and notifier.counts[SENT] == 1
+
+
+def test_a_slow_service_holds_only_its_own_messages(tmp_path, running):
+    with JsonReceiver(delay=4.0) as slow, JsonReceiver() as fast:
+        notifier = running(Settings(data_dir=tmp_path, notify_urls=(slow.url(), fast.url())))
+        for rule in ("first", "second", "third"):
+            notifier.submit(transition(rule=rule))
+        started = time.monotonic()
+        fast.wait_for(3, timeout=3)
+        assert time.monotonic() - started < 3  # not behind the slow one's 4 s answers
+        assert len(slow.messages) == 1
+
+
 def test_severity_routing(tmp_path, running):
     with JsonReceiver() as everyone, JsonReceiver() as pager, JsonReceiver() as team:
         settings = Settings(
@@ -143,6 +163,7 @@ def test_a_receiver_down_a_few_seconds_gets_the_message_once_and_the_log_says_it
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, warnings  # one URL, one error: one line, not one per try
     assert f"127.0.0.1:{port}" in warnings[0] and "retrying" in warnings[0]
+    assert "Connection error" in warnings[0]  # Apprise's reason, kept for this line
     again = [r.getMessage() for r in caplog.records if "delivers again" in r.getMessage()]
     assert len(again) == 1
 

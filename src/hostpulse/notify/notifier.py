@@ -1,12 +1,13 @@
 """The Notifier: takes transitions from evaluation, delivers them apart from the tick.
 
-``submit()`` only puts the transition in a queue (never blocks, never raises); one delivery
-thread turns it into a job per target and works the jobs: claim in the ledger, send, mark
-done; on failure, retry with backoff (5 s doubling to 2 min) for ``retry_for`` (15 min by
+``submit()`` only puts the transition in a queue (never blocks, never raises); one thread
+turns it into a job per target, and each target's own thread (a lane: a dead mail server
+holds none of the webhook's messages) works its jobs: claim in the ledger, send, mark done;
+on failure, retry with backoff (5 s doubling to 2 min) for ``retry_for`` (15 min by
 default), one log line per target and error (not per try), then give up.
 
-The delivery thread is a plain ``threading.Thread``: under ``serve``'s gevent monkey-patching
-it is a greenlet, and everything it waits on (Apprise's HTTP and SMTP, Redis) is a socket
+The threads are plain ``threading.Thread``s: under ``serve``'s gevent monkey-patching each
+is a greenlet, and everything they wait on (Apprise's HTTP and SMTP, Redis) is a socket
 that gevent makes cooperative, so a send that takes 15 s stops nothing. A real OS thread
 would buy nothing for socket waits and would need unpatched locks and queues to meet the
 sampler's greenlet; the ledger's SQLite writes (one small row per message) are the only
@@ -37,6 +38,8 @@ MAX_RETRY = 120.0
 RETRY_FOR = 900.0
 #: Transitions waiting for the delivery thread; more are dropped (and counted).
 INBOX_MAX = 10_000
+#: Seconds stop() waits for messages due now to go out.
+DRAIN = 3.0
 #: The longest the thread sleeps without looking at repeats and stop.
 IDLE_WAKE = 1.0
 
@@ -76,8 +79,10 @@ class Notifier:
         self.first_retry = first_retry
         #: Results by name (SENT, FAILED, RETRIED, DUPLICATE, DROPPED): /metrics reads them.
         self.counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
         self._inbox: queue.Queue[Transition | None] = queue.Queue(INBOX_MAX)
-        self._jobs: list[Job] = []
+        #: One lane per target: a service that is down or slow holds only its own messages.
+        self._lanes = {target.key: _Lane(self, target) for target in targets}
         #: Critical alerts firing now, for repeats: (host, rule, instance) -> (FIRING, next n).
         self._firing: dict[tuple[str, str, str], tuple[Transition, int]] = {}
         #: The last error logged per target (key): the same error is not logged again.
@@ -101,7 +106,7 @@ class Notifier:
     @property
     def pending(self) -> int:
         """Messages not yet delivered (queued transitions count once)."""
-        return len(self._jobs) + self._inbox.qsize()
+        return sum(len(lane.jobs) for lane in self._lanes.values()) + self._inbox.qsize()
 
     def start(self) -> None:
         if self._thread is not None:
@@ -109,28 +114,46 @@ class Notifier:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="hostpulse-notify", daemon=True)
         self._thread.start()
+        for lane in self._lanes.values():
+            lane.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop delivering; what is not delivered yet is left (other workers on Redis have
-        their own copy of each job and take it over)."""
+    def stop(self, timeout: float = 5.0, drain: float = DRAIN) -> None:
+        """Stop delivering, after up to ``drain`` seconds for what is due now (the last
+        transitions of a stopping server); what is left then is not sent by this process
+        (other workers on Redis have their own copy of each job and take it over)."""
         if self._thread is None:
             return
+        deadline = time.monotonic() + drain
+        while time.monotonic() < deadline and self._due_now():
+            time.sleep(0.05)
         self._stopping.set()
         with contextlib.suppress(queue.Full):
             self._inbox.put_nowait(None)
         self._thread.join(timeout)
         self._thread = None
-        left = len(self._jobs)
+        for lane in self._lanes.values():
+            lane.stop(timeout)
+        left = self.pending
         if left:
             log.warning("notifications: stopped with %d message(s) not delivered", left)
         self.ledger.close()
 
-    # --- the delivery thread ---------------------------------------------------------------
+    def _due_now(self) -> bool:
+        now = time.monotonic()
+        return self._inbox.qsize() > 0 or any(
+            job.due <= now for lane in self._lanes.values() for job in list(lane.jobs)
+        )
+
+    def _count(self, result: str) -> None:
+        with self._counts_lock:
+            self.counts[result] += 1
+
+    # --- the dispatching thread: transitions (and repeats) into jobs ------------------------
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                item = self._inbox.get(timeout=self._sleep())
+                item = self._inbox.get(timeout=IDLE_WAKE)
             except queue.Empty:
                 item = None
             try:
@@ -138,7 +161,6 @@ class Notifier:
                 if self._stopping.is_set():
                     return
                 self._repeat_due(time.time())
-                self._work_due()
             except Exception:  # a bug here must not end notifications for good
                 log.exception("notifications: delivery step failed")
 
@@ -149,11 +171,6 @@ class Notifier:
                 item = self._inbox.get_nowait()
         except queue.Empty:
             pass
-
-    def _sleep(self) -> float:
-        now = time.monotonic()
-        wait = min((job.due - now for job in self._jobs), default=IDLE_WAKE)
-        return max(0.0, min(wait, IDLE_WAKE))
 
     def _accept(self, t: Transition) -> None:
         alert = (t.host, t.rule, t.instance)
@@ -168,7 +185,7 @@ class Notifier:
         for target in self.targets:
             if target.wants(t.severity):
                 job = Job(t, target, f"{key}:{target.key}", message, now, now, self.first_retry)
-                self._jobs.append(job)
+                self._lanes[target.key].add(job)
 
     def _repeat_due(self, now: float) -> None:
         for alert, (t, n) in list(self._firing.items()):
@@ -180,13 +197,7 @@ class Notifier:
             self._add_jobs(t, f"{t.id}:repeat{n}", message)
             self._firing[alert] = (t, n + 1)
 
-    def _work_due(self) -> None:
-        now = time.monotonic()
-        for job in [job for job in self._jobs if job.due <= now]:
-            if self._stopping.is_set():
-                return
-            if self._try(job):
-                self._jobs.remove(job)
+    # --- a lane's thread: one job at a time ---------------------------------------------------
 
     def _try(self, job: Job) -> bool:
         """One step of a job; True when it is finished (sent, sent elsewhere, given up)."""
@@ -195,7 +206,7 @@ class Notifier:
         except LedgerError as exc:
             return self._failed(job, f"ledger: {exc}", owned=False)
         if claim.status == DONE:
-            self.counts[DUPLICATE] += 1
+            self._count(DUPLICATE)
             return True
         if claim.status == HELD:
             # Another worker is sending it: ask again when its lease would run out.
@@ -211,7 +222,7 @@ class Notifier:
         if error is not None:
             return self._failed(job, error, owned=True)
         self._finish(job, SENT)
-        self.counts[SENT] += 1
+        self._count(SENT)
         if self._errors.pop(job.target.key, None) is not None:
             log.info("notifications: %s delivers again", job.target.shown)
         log.info("notifications: sent %r to %s", job.message.title, job.target.shown)
@@ -239,7 +250,7 @@ class Notifier:
             done.set()
 
     def _failed(self, job: Job, error: str, owned: bool) -> bool:
-        self.counts[RETRIED] += 1
+        self._count(RETRIED)
         if self._errors.get(job.target.key) != error:
             self._errors[job.target.key] = error
             log.warning(
@@ -253,7 +264,7 @@ class Notifier:
             job.due = now + job.delay
             job.delay = min(MAX_RETRY, job.delay * 2)
             return False
-        self.counts[FAILED] += 1
+        self._count(FAILED)
         log.error(
             "notifications: gave up on %r to %s after %d tries: %s",
             job.message.title,
@@ -270,3 +281,48 @@ class Notifier:
             self.ledger.finish(job.key, result)
         except LedgerError as exc:
             log.warning("notifications: could not record %r as %s: %s", job.key, result, exc)
+
+
+class _Lane:
+    """One target's jobs and the thread that works them, in the order they fall due."""
+
+    def __init__(self, notifier: Notifier, target: Target) -> None:
+        self.notifier = notifier
+        self.jobs: list[Job] = []
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._name = f"hostpulse-notify-{target.key}"
+
+    def add(self, job: Job) -> None:
+        self.jobs.append(job)
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        stopping = self.notifier._stopping
+        while not stopping.is_set():
+            now = time.monotonic()
+            wait = min((job.due - now for job in self.jobs), default=IDLE_WAKE)
+            if wait > 0:
+                self._wake.wait(min(wait, IDLE_WAKE))
+                self._wake.clear()
+                continue
+            for job in [job for job in self.jobs if job.due <= now]:
+                if stopping.is_set():
+                    return
+                try:
+                    finished = self.notifier._try(job)
+                except Exception:  # a bug here must not end this target's messages
+                    log.exception("notifications: delivery step failed")
+                    finished = True
+                if finished:
+                    self.jobs.remove(job)

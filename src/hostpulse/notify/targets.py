@@ -3,9 +3,9 @@
 Each URL gets an Apprise object of its own, so that every send has one result per URL (a
 mail server down does not hide that the webhook got it) and its own error text. Apprise
 does the talking; the only things asked of it are its documented ones: ``Apprise.add`` /
-``notify``, its log (the reason a send failed) and a plugin's ``url(privacy=True)`` (the URL
-fit for logs, its secrets masked). Apprise is imported only when URLs are configured:
-loading it and its plugins costs about half a second of CPU.
+``notify``, ``AppriseAsset(async_mode=False)``, ``log_callback`` (the reason a send failed), a
+plugin's ``url(privacy=True)`` (the URL fit for logs, its secrets masked). Apprise is imported
+only when URLs are configured: loading it and its plugins costs about half a second of CPU.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,9 @@ class Target:
     #: A short stable name for the ledger: the same URL is the same target on every worker.
     key: str
     _apprise: Any = field(repr=False)
+    _log: AppriseLog = field(repr=False)
+    #: What Apprise said during this target's send (its log_callback): one send at a time.
+    _said: list[str] = field(repr=False, default_factory=list)
 
     def wants(self, severity: str) -> bool:
         return severity in self.severities
@@ -45,7 +49,9 @@ class Target:
         """Send once: None when delivered, else why not (Apprise's own words)."""
         import apprise
 
-        with _apprise_log() as said:
+        said = self._said
+        said.clear()
+        with self._log.during_send():
             try:
                 ok = bool(
                     self._apprise.notify(
@@ -62,30 +68,31 @@ class Target:
         return said[-1] if said else "the service did not accept the message"
 
 
-class _Said(logging.Handler):
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__(logging.WARNING)
-        self.lines = lines
+class AppriseLog:
+    """Apprise logs every failed try; hostpulse one line per URL and error (notifier.py), with
+    the reason Apprise gave to the send's ``log_callback``. While any send runs (several, one
+    per target), Apprise's own records do not reach the log."""
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+    def __init__(self) -> None:
+        self._running = 0
+        self._guard = threading.Lock()
+        self._propagate = True
 
-
-@contextlib.contextmanager
-def _apprise_log() -> Iterator[list[str]]:
-    """What Apprise warns of during one send, kept for the caller instead of logged: Apprise
-    logs every failed try, hostpulse one line per URL and error (notifier.py). Sends happen
-    one at a time (the delivery thread, ``alerts test``), so holding the logger is safe."""
-    lines: list[str] = []
-    logger = logging.getLogger("apprise")
-    handler, propagate = _Said(lines), logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield lines
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
+    @contextlib.contextmanager
+    def during_send(self) -> Iterator[None]:
+        logger = logging.getLogger("apprise")
+        with self._guard:
+            if self._running == 0:
+                self._propagate = logger.propagate
+                logger.propagate = False
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._running -= 1
+                if self._running == 0:
+                    logger.propagate = self._propagate
 
 
 def build_targets(settings: Settings) -> list[Target]:
@@ -102,14 +109,21 @@ def build_targets(settings: Settings) -> list[Target]:
         for url in getattr(settings, name):
             wanted.setdefault(url, set()).update(severities)
             names.setdefault(url, name)
-    return [_target(url, frozenset(sev), names[url]) for url, sev in wanted.items()]
+    log = AppriseLog()  # one for the targets built together: they send side by side
+    return [_target(url, frozenset(sev), names[url], log) for url, sev in wanted.items()]
 
 
-def _target(url: str, severities: frozenset[str], setting: str) -> Target:
+def _target(url: str, severities: frozenset[str], setting: str, log: AppriseLog) -> Target:
     import apprise
 
     bounded = _with_timeouts(url)
-    client = apprise.Apprise()
+    said: list[str] = []
+
+    def heard(entry, service=None) -> None:
+        if entry.level in ("WARNING", "ERROR", "CRITICAL"):
+            said.append(entry.message)
+
+    client = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False), log_callback=heard)
     if not client.add(bounded) or len(client) != 1:
         scheme = url.split("://", 1)[0]
         raise ConfigError(
@@ -118,7 +132,7 @@ def _target(url: str, severities: frozenset[str], setting: str) -> Target:
         )
     shown = client[0].url(privacy=True).split("?", 1)[0]
     key = hashlib.sha256(url.encode()).hexdigest()[:12]
-    return Target(url, severities, shown, key, client)
+    return Target(url, severities, shown, key, client, log, said)
 
 
 def _with_timeouts(url: str) -> str:

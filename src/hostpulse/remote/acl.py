@@ -81,9 +81,8 @@ def worker_rules(password: str) -> list[str]:
         "resetchannels",
         "%R~" + glob_literal(wire.PREFIX) + "*",
         "%W~" + glob_literal(wire.PREFIX) + "want:*",
-        "~"
-        + glob_literal(wire.PREFIX)
-        + NOTIFY_KEYS,  # read and write in one pattern: scripts need both
+        # Read and write in one pattern: a script's key must have both in one.
+        "~" + glob_literal(wire.PREFIX) + NOTIFY_KEYS,
         "~" + glob_literal(wire.PREFIX) + ALERT_KEYS,
         "&" + SOCKETIO_CHANNEL,
         "-@all",
