@@ -26,13 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from hostpulse import config
 from hostpulse.alerts import rules
-from hostpulse.alerts.evaluate import Evaluator
+from hostpulse.alerts.evaluate import Evaluator, Plans
 from hostpulse.local import build_sampler
 from hostpulse.sample import Sample
 
 
 def remote_values(i: int, busy: bool) -> dict[str, float]:
-    """A host's 65 keys in a fixed order, as an agent publishes them."""
+    """A host's 70 keys in a fixed order, as an agent publishes them; hosts ``i`` and
+    ``i + 10`` have the same layout (a fleet of a few machine types)."""
     values: dict[str, float] = {"cpu.total": 95.0 if busy else 20.0 + i % 30}
     for kind in ("user", "system", "iowait", "steal"):
         values[f"cpu.{kind}"] = 5.0
@@ -42,7 +43,7 @@ def remote_values(i: int, busy: bool) -> dict[str, float]:
     values.update({"mem.total": 16e9, "mem.used": 8e9, "mem.available": 8e9,
                    "mem.percent": 50.0, "mem.cached": 2e9, "mem.buffers": 1e8,
                    "swap.total": 2e9, "swap.used": 0.0, "swap.percent": 0.0})  # fmt: skip
-    for mount in ("/", "/home", "/var", "/boot"):
+    for mount in ("/", "/home", "/var", f"/data{i % 10}"):  # ten layouts in the fleet
         for field, value in (("used", 5e10), ("total", 1e11), ("free", 5e10), ("percent", 50.0)):
             values[f"fs.{mount}.{field}"] = value
     for disk in ("sda", "sdb", "total"):
@@ -100,10 +101,13 @@ def fleet_rows(defaults: tuple[rules.Rule, ...], hosts: int, ticks: int) -> None
     """Each host's entry is decoded as the reader does (json.loads: a new dict, new key
     strings) right before it is evaluated, as in a worker, so the dict is as warm in the
     cache as there; only the evaluation is timed (per host, the clock's own cost taken off)."""
-    evaluators = [Evaluator(f"host-{i}", defaults, lambda t, e: None) for i in range(hosts)]
+    plans = Plans()  # the engine's: hosts of one layout share one plan
+    evaluators = [
+        Evaluator(f"host-{i}", defaults, lambda t, e: None, plans=plans) for i in range(hosts)
+    ]
     encoded = [json.dumps(remote_values(i, busy=i % 10 == 0)) for i in range(hosts)]
-    print(f"fleet: {hosts} hosts of {len(remote_values(0, False))} keys, a tenth with cpu-busy "
-          "firing; the first tick (plans compiled) not counted")  # fmt: skip
+    print(f"fleet: {hosts} hosts of {len(remote_values(0, False))} keys in 10 layouts, a tenth "
+          "with cpu-busy firing; the first tick (plans compiled) not counted")  # fmt: skip
     for evaluator, text in zip(evaluators, encoded, strict=True):
         evaluator.on_sample(Sample(0, 1.8e9 - 1, json.loads(text)))
     clock = time.thread_time

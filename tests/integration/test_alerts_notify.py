@@ -19,6 +19,7 @@ import sys
 import time
 from urllib.parse import quote
 
+import psutil
 import pytest
 
 from hostpulse.alerts import rules
@@ -52,11 +53,14 @@ def start_burner(core: int, tag: str) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_real_cpu_load_fires_names_the_child_and_resolves_after_it_stops(tmp_path):
-    core = max(os.sched_getaffinity(0))
+    # The quietest core (the machine may be shared): its other users must leave it under
+    # the clear mark once the child stops.
+    busy = psutil.cpu_percent(interval=2, percpu=True)
+    core = min(os.sched_getaffinity(0), key=lambda c: busy[c])
     # for 12 s: the top-process table (every 10 s) of the firing moment is one taken while
-    # the child ran; the clear at 70 % lets the core's other users (a shared machine) be.
+    # the child ran.
     (tmp_path / "hp.toml").write_text(
-        '[[alerts]]\nname = "core-busy"\nkey = "cpu.core.*"\nabove = 97\nclear = 70\n'
+        '[[alerts]]\nname = "core-busy"\nkey = "cpu.core.*"\nabove = 97\nclear = 60\n'
         'for = 12\nseverity = "critical"\n'
     )
     instance = f"cpu.core.{core}"
@@ -85,7 +89,7 @@ def test_real_cpu_load_fires_names_the_child_and_resolves_after_it_stops(tmp_pat
                 wanted = f"[RESOLVED] core-busy on {where}"
                 return [m for m in titled(hook, "core-busy") if m["title"] == wanted]
 
-            wait_until(resolved, 40, f"core-busy resolved on {instance}")
+            wait_until(resolved, 60, f"core-busy resolved on {instance}")
             assert len(fired()) == 1 and len(resolved()) == 1
         finally:
             if child.poll() is None:

@@ -175,3 +175,14 @@ def test_a_layout_of_the_same_size_with_another_key_is_a_new_plan():
     run(ev, [{"fs./a.percent": 10}])
     run(ev, [{"fs./b.percent": 99}], start=T0 + 1)  # /a unmounted, /b mounted: one key each
     assert got.states() == [("fs./b.percent", FIRING)]
+
+
+def test_two_rules_on_one_key_fire_and_resolve_each_at_its_own_threshold():
+    got = Recorder()
+    warn = rules.parse_rule({"name": "warn", "key": "fs.*.percent", "above": 90, "clear": 88})
+    crit = rules.parse_rule({"name": "crit", "key": "fs.*.percent", "above": 95, "clear": 93})
+    ev = Evaluator("h", [warn, crit], got)
+    run(ev, [{"fs./.percent": v} for v in (80, 91, 96, 94, 92.5, 89, 87)])
+    assert [(t.rule, t.state, t.value) for t in got.transitions] == [
+        ("warn", FIRING, 91), ("crit", FIRING, 96), ("crit", RESOLVED, 92.5),
+        ("warn", RESOLVED, 87)]  # fmt: skip

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from hostpulse.alerts.evaluate import Episode, Evaluator
+from hostpulse.alerts.evaluate import Episode, Evaluator, Plans
 from hostpulse.alerts.rules import TREND, Rule
 from hostpulse.alerts.shared import SharedStarts
 from hostpulse.alerts.store import AlertStore
@@ -58,6 +58,7 @@ class Alerts:
         #: Remote hosts can be silent; this machine, sampled here, cannot.
         self.watch_offline = watch_offline
         self._by_name = {rule.name: rule for rule in self.rules}
+        self._plans = Plans()
         self._hosts: dict[str, Host] = {}
         self._evaluators: dict[str, Evaluator] = {}
         self._queue: deque[tuple[Transition, Episode]] = deque()
@@ -79,7 +80,8 @@ class Alerts:
         restored = self._restore(host.id)
         until = self.store.evaluated_until(host.id)
         evaluator = Evaluator(host.id, self.rules, self._enqueue, restored,
-                              skip_until=-1e18 if until is None else until)  # fmt: skip
+                              skip_until=-1e18 if until is None else until,
+                              plans=self._plans)  # fmt: skip
         self._hosts[host.id] = host
         self._evaluators[host.id] = evaluator
         if self.shared is not None:

@@ -38,8 +38,8 @@ TREND_MIN_SPAN = 600.0
 #: An instance whose key has left the host's samples this long is resolved (an unmounted
 #: filesystem); shorter absences (a collector failing for a tick) change nothing.
 VANISHED_AFTER = 120.0
-#: Layouts a host may alternate between (keys absent while a collector fails) kept compiled.
-PLANS_KEPT = 4
+#: Plans kept compiled, for every host of a process together (hosts alike share theirs).
+PLANS_KEPT = 4096
 
 Emit = Callable[[Transition, "Episode"], None]
 
@@ -75,8 +75,12 @@ class Plan:
     keys: tuple[str, ...]
     present: frozenset[str]
     size: int
-    #: (rule, key, scale, threshold, clear, above)
-    plain: list[tuple[Rule, str, float, float, float, bool]] = field(default_factory=list)
+    #: (key, above, screen, members): the rules with a number threshold on one key and
+    #: side, looked up once; ``screen`` the threshold the first of them breaches at (in the
+    #: key's own units), members (rule, scale, threshold, clear) checked only past it.
+    plain: list[tuple[str, bool, float, list[tuple[Rule, float, float, float]]]] = field(
+        default_factory=list
+    )
     #: (rule, key, mark key, margin, above)
     marks: list[tuple[Rule, str, str, float, bool]] = field(default_factory=list)
     #: (rule, key)
@@ -86,6 +90,7 @@ class Plan:
 def compile_plan(keys: tuple[str, ...], rules: Iterable[Rule]) -> Plan:
     plan = Plan(keys, frozenset(keys), len(keys))
     cores = sum(1 for k in keys if k.startswith("cpu.core.") and k[9:].isdigit())
+    groups: dict[tuple[str, bool], list[tuple[Rule, float, float, float]]] = {}
     for rule in rules:
         if rule.key is None:
             continue
@@ -100,8 +105,30 @@ def compile_plan(keys: tuple[str, ...], rules: Iterable[Rule]) -> Plan:
         elif not rule.per_core or cores:
             scale = 1.0 / cores if rule.per_core else 1.0
             for k in matched:
-                plan.plain.append((rule, k, scale, rule.threshold, rule.clear, rule.above))
+                groups.setdefault((k, rule.above), []).append(
+                    (rule, scale, rule.threshold, rule.clear)
+                )
+    for (k, above), members in groups.items():
+        edges = [threshold / scale for _, scale, threshold, _ in members]
+        plan.plain.append((k, above, min(edges) if above else max(edges), members))
     return plan
+
+
+class Plans:
+    """Compiled plans by (rules, layout), shared by the hosts of one engine: hosts set up
+    alike (a fleet of one image) have one plan between them, compiled once and warm in the
+    CPU's cache for all of them."""
+
+    def __init__(self) -> None:
+        self._by_layout: dict[tuple[tuple[Rule, ...], tuple[str, ...]], Plan] = {}
+
+    def get(self, rules: tuple[Rule, ...], keys: tuple[str, ...]) -> Plan:
+        plan = self._by_layout.get((rules, keys))
+        if plan is None:
+            if len(self._by_layout) >= PLANS_KEPT:
+                self._by_layout.clear()  # layouts come and go rarely: start again
+            plan = self._by_layout[(rules, keys)] = compile_plan(keys, rules)
+        return plan
 
 
 class Evaluator:
@@ -114,10 +141,11 @@ class Evaluator:
         emit: Emit,
         restored: Iterable[Episode] = (),
         skip_until: float = -math.inf,
+        plans: Plans | None = None,
     ) -> None:
         self.host = host
         self.rules = [r for r in rules if r.enabled and r.hosts.matches(host)]
-        self._sample_rules = [r for r in self.rules if r.kind in (THRESHOLD, TREND)]
+        self._sample_rules = tuple(r for r in self.rules if r.kind in (THRESHOLD, TREND))
         self.offline_rule = next((r for r in self.rules if r.kind == OFFLINE), None)
         self._emit = emit
         #: (rule name, instance) -> the episode; only alerts that are not ok are here.
@@ -128,7 +156,7 @@ class Evaluator:
         self.skip_until = skip_until
         self.last_ts = skip_until
         self._plan: Plan | None = None
-        self._plans: dict[tuple[str, ...], Plan] = {}
+        self._plans = Plans() if plans is None else plans
         # Each host fits its trends at its own second of the minute: 500 hosts discovered
         # together do not all fit in one tick.
         self._slow_offset = zlib.crc32(host.encode()) % int(SLOW_EVERY)
@@ -175,18 +203,20 @@ class Evaluator:
 
     def _check(self, plan: Plan, values: dict, ts: float) -> None:
         active = self.active
-        for rule, key, scale, threshold, clear, above in plan.plain:
-            value = values[key]
-            if value is None:
+        for key, above, screen, members in plan.plain:
+            raw = values[key]
+            if raw is None:
                 continue
-            if scale != 1.0:
-                value *= scale
-            if value > threshold if above else value < threshold:
-                self._breach(rule, key, value, ts)
+            if raw > screen if above else raw < screen:
+                for rule, scale, threshold, clear in members:
+                    value = raw * scale
+                    if value > threshold if above else value < threshold:
+                        self._breach(rule, key, value, ts)
+                    elif active:
+                        self._calm_any(rule, key, value, ts, clear)
             elif active:
-                episode = active.get((rule.name, key))
-                if episode is not None:
-                    self._calm(episode, value, ts, clear)
+                for rule, scale, _, clear in members:
+                    self._calm_any(rule, key, raw * scale, ts, clear)
         for rule, key, mark_key, margin, above in plan.marks:
             value, mark = values[key], values[mark_key]
             if value is None or not mark:  # a mark of 0: the sensor gives none
@@ -200,11 +230,7 @@ class Evaluator:
 
     def _plan_for(self, values: dict) -> Plan:
         keys = tuple(values)
-        plan = self._plans.get(keys)
-        if plan is None:
-            if len(self._plans) >= PLANS_KEPT:
-                self._plans.clear()
-            plan = self._plans[keys] = compile_plan(keys, self._sample_rules)
+        plan = self._plans.get(self._sample_rules, keys)
         self._plan = plan
         return plan
 
@@ -220,6 +246,11 @@ class Evaluator:
             episode.detail = detail
         if episode.state == PENDING and ts - episode.since >= episode.rule.for_s:
             self._move(episode, FIRING, ts, value)
+
+    def _calm_any(self, rule: Rule, key: str, value: float, ts: float, clear: float) -> None:
+        episode = self.active.get((rule.name, key))
+        if episode is not None:
+            self._calm(episode, value, ts, clear)
 
     def _calm(self, episode: Episode, value: float, ts: float, clear: float) -> None:
         episode.value, episode.seen = value, ts
