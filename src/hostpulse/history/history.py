@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 import threading
 import time
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
+from hostpulse.history import chunks as ch
 from hostpulse.history import tiers
-from hostpulse.history.aggregate import bucket, downsample, to_row, trimmed
+from hostpulse.history.aggregate import NAN, bucket, finish, fold, to_row, trim_values
+from hostpulse.history.chunks import Resolution
 from hostpulse.history.layouts import Layouts
 from hostpulse.history.ring import Ring
 from hostpulse.history.store import Store, log
@@ -28,8 +29,9 @@ from hostpulse.sample import Sample
 FILLED = object()
 #: Rows of each tier kept in memory while the file cannot be written (an hour of 1 s rows).
 MAX_HELD_ROWS = 3600
-_FLOAT = struct.Struct("=f")  # one native float32, as array('f') packs it
-Point = tuple[float, float, float, float]
+#: (step, span) of the stored coarse resolutions, coarsest first (tiers.settle_step).
+_SETTLE = tuple((r.step, r.span) for r in reversed(ch.RESOLUTIONS))
+Dense = tuple[list[float], list[float], list[float]]
 
 
 class History:
@@ -111,6 +113,8 @@ class History:
                 self._written_at = slot
                 if self._worker is None:
                     self._maintain()
+                    if self.write_error is None:
+                        self._store.compact()  # one step per batch
                 else:
                     self._wake.set()
 
@@ -166,6 +170,10 @@ class History:
             with self._lock:
                 if not self._closed:
                     self._maintain()
+            # Moving rows into chunks touches only SQLite (its own lock): add() and queries
+            # go on meanwhile. One chunk per step, so close() waits at most for one.
+            while not self._closed and self.write_error is None and self._store.compact():
+                pass
 
     def _maintain(self) -> None:
         """Aggregate closed buckets, then write; called with the lock held."""
@@ -217,7 +225,13 @@ class History:
                 self.lost_rows += excess
 
     def flush(self) -> None:
-        """Write everything pending, including the still-open 10 s and 1 min buckets."""
+        """Write everything pending, including the still-open 10 s and 1 min buckets, then
+        move every sealed row into chunks (all of an older file's rows, the first time)."""
+        self._write_all()
+        while not self._closed and self.write_error is None and self._store.compact():
+            pass
+
+    def _write_all(self) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -228,8 +242,9 @@ class History:
             self._maintain()
 
     def close(self) -> None:
-        """Write what is pending and stop the writer; later add() calls are ignored."""
-        self.flush()
+        """Write what is pending and stop the writer; later add() calls are ignored. Rows
+        not yet in chunks stay rows (moved after the next start), so stopping stays quick."""
+        self._write_all()
         with self._lock:
             if self._closed:
                 return
@@ -279,16 +294,88 @@ class History:
         until = now if until is None else (now + until if until < 0 else until)
         tier = tiers.choose(since, now)
         out = tiers.plan_step(tier, since, until, step, max_points or self.max_points)
+        asked = tiers.plan_step(tier, since, until, step, 2**62)
+        out = tiers.settle_step(tier, out, asked, _SETTLE, since, now)
         start = math.floor(since / out) * out
         count = (math.floor(until / out) * out - start) // out + 1 if until >= since else 0
         end = start + count * out
-        points = self._points(tier, list(keys), start, end)
+        keys = list(keys)
+        if tier is SECOND:
+            dense, exact, res = self._ring_series(keys, start, end), False, 1
+        else:
+            resolution = _source(tier, out, since, now)
+            dense = self._stored_series(resolution, keys, start, end)
+            exact, res = resolution.exact, resolution.step
+        k = out // res
+        series = {}
+        for key in keys:
+            avg, low, high = dense[key]
+            trim = not (exact and k == 1)
+            if low is avg and high is avg and k == 1:  # 1 s: min and max are the value
+                same = finish(avg, trim)
+                series[key] = {"avg": same, "min": list(same), "max": list(same)}
+                continue
+            avg, low, high = fold(avg, low, high, k)
+            series[key] = {"avg": finish(avg, trim), "min": finish(low, trim),
+                           "max": finish(high, trim)}  # fmt: skip
         return {
             "step": out,
             "tier": tier.name,
             "ts": [start + i * out for i in range(count)],
-            "series": {k: trimmed(downsample(points[k], start, out, count)) for k in keys},
+            "series": series,
         }
+
+    def _ring_series(self, keys: list[str], start: int, end: int) -> dict[str, Dense]:
+        """Dense 1 s lists (NaN: no sample) from the ring; min and max are the avg list."""
+        with self._lock:
+            rows = list(self._ring.range(start, end))
+            index = {layout: self._layouts.index(layout) for layout in {r[1] for r in rows}}
+        n = end - start
+        out: dict[str, Dense] = {}
+        for key in keys:
+            values = [NAN] * n
+            for slot, layout, row in rows:
+                i = index[layout].get(key)
+                if i is not None:
+                    values[slot - start] = row[i]
+            out[key] = (values, values, values)
+        return out
+
+    def _stored_series(
+        self, resolution: Resolution, keys: list[str], start: int, end: int
+    ) -> dict[str, Dense]:
+        """Dense lists at ``resolution`` over [start, end): its chunks, then the rows not yet
+        moved into chunks (the file's, then those still in memory) laid over them."""
+        with self._lock:
+            # Pending first, then the file: a row written (or moved) in between is read
+            # twice, never missed.
+            pending = [r for r in self._pending[resolution.table] if start <= r[0] < end]
+        found, rows = self._store.read_window(resolution, keys, start, end)
+        merged = {r[0]: (r[0], r[1], *(_floats(b) for b in r[2:])) for r in rows}
+        merged.update((r[0], r) for r in pending)
+        with self._lock:
+            index = {r[1]: self._layouts.index(r[1]) for r in merged.values()}
+        step = resolution.step
+        n = (end - start) // step
+        out: dict[str, Dense] = {}
+        for key in keys:
+            dense = ([NAN] * n, [NAN] * n, [NAN] * n)
+            for chunk_start, *blobs in found[key]:
+                lo, hi = max(start, chunk_start), min(end, chunk_start + resolution.chunk)
+                if lo >= hi:
+                    continue
+                d0, d1 = (lo - start) // step, (hi - start) // step
+                s0 = (lo - chunk_start) // step
+                for dest, values in zip(dense, ch.decode(resolution, blobs), strict=True):
+                    dest[d0:d1] = values[s0 : s0 + d1 - d0]
+            out[key] = dense
+        if merged:
+            rows_in_order = [merged[ts] for ts in sorted(merged)]
+            if resolution.table == ch.DIRECT_TABLE[step]:
+                _overlay(out, resolution, rows_in_order, index, start)
+            else:
+                _overlay_rollup(out, resolution, rows_in_order, index, start)
+        return out
 
     def known_keys(self) -> set[str]:
         """Every key this history ever stored (layouts are never deleted): a key outside it
@@ -314,7 +401,8 @@ class History:
             index = {layout: self._layouts.keys_of(layout) for layout in self._layouts.ids()}
         for layout, first, last in self._store.layout_spans():
             seen(layout, first, last)
-        ranges: dict[str, tuple[int, int]] = {}
+        known = {k for keys in index.values() for k in keys}
+        ranges: dict[str, tuple[int, int]] = self._store.key_extents(sorted(known))
         for layout, (first, last) in spans.items():
             for key in index.get(layout, ()):
                 held = ranges.get(key)
@@ -346,17 +434,71 @@ class History:
         rows = [merged[ts] for ts in sorted(merged)]
         return {k: list(self._blob_points(rows, k)) for k in keys}
 
-    def _ring_points(self, rows: Iterable, key: str) -> Iterable[Point]:
-        for slot, layout, row in rows:
-            i = self._layouts.index(layout).get(key)
-            if i is not None:
-                value = row[i]
-                yield slot, value, value, value
 
-    def _blob_points(self, rows: Iterable, key: str) -> Iterable[Point]:
-        unpack = _FLOAT.unpack_from
+def _floats(blob: bytes) -> array:
+    values = array("f")
+    values.frombytes(blob)
+    return values
+
+
+def _source(tier: Tier, out: int, since: float, now: float) -> Resolution:
+    """The coarsest stored resolution that makes the buckets of ``out`` exactly (its step
+    divides it) and still holds ``since``; the tier's own at worst."""
+    for resolution in reversed(ch.RESOLUTIONS):
+        step = resolution.step
+        if step < tier.step or out % step or since < now - resolution.span - step:
+            continue
+        return resolution
+    return ch.BY_STEP[tier.step]
+
+
+def _overlay(out: dict[str, Dense], resolution: Resolution, rows, index, start: int) -> None:
+    """Rows of the resolution's own table replace what the chunks hold for their bucket."""
+    n = len(next(iter(out.values()))[0]) if out else 0
+    step = resolution.step
+    for key, dense in out.items():
+        slots, parts = [], ([], [], [])
         for ts, layout, avg, low, high in rows:
-            i = self._layouts.index(layout).get(key)
-            if i is not None:
-                at = 4 * i
-                yield ts, unpack(avg, at)[0], unpack(low, at)[0], unpack(high, at)[0]
+            i = index[layout].get(key)
+            slot = (ts - start) // step
+            if i is None or not 0 <= slot < n:
+                continue
+            slots.append(slot)
+            parts[0].append(avg[i])
+            parts[1].append(low[i])
+            parts[2].append(high[i])
+        if not slots:
+            continue
+        for dest, values in zip(dense, parts, strict=True):
+            if resolution.exact:  # the chunk's values are trimmed: these must be too
+                values = trim_values(values)
+            for slot, value in zip(slots, values, strict=True):
+                dest[slot] = value
+
+
+def _overlay_rollup(out: dict[str, Dense], resolution: Resolution, rows, index, start: int) -> None:
+    """1 min rows not yet rolled up: folded into the rollup's buckets the chunks leave empty
+    (the hour after the seal line, or a file whose rows are still being moved)."""
+    step = resolution.step
+    first = rows[0][0] - (rows[0][0] - start) % step
+    last = rows[-1][0] - (rows[-1][0] - start) % step + step
+    k = step // ch.R60.step
+    width = (last - first) // ch.R60.step
+    offset = (first - start) // step
+    for key, dense in out.items():
+        fine = ([NAN] * width, [NAN] * width, [NAN] * width)
+        seen = False
+        for ts, layout, avg, low, high in rows:
+            i = index[layout].get(key)
+            if i is None or avg[i] != avg[i]:
+                continue
+            j = (ts - first) // ch.R60.step
+            fine[0][j], fine[1][j], fine[2][j] = avg[i], low[i], high[i]
+            seen = True
+        if not seen:
+            continue
+        folded = fold(*fine, k)
+        for j in range(len(folded[0])):
+            slot = offset + j
+            if 0 <= slot < len(dense[0]) and dense[0][slot] != dense[0][slot]:
+                ch.place(resolution, dense, slot, folded[0][j], folded[1][j], folded[2][j])
