@@ -125,8 +125,13 @@ def test_a_file_of_the_first_layout_keeps_every_point_after_the_upgrade(tmp_path
     history = History(path, clock=clock, background=False)
     before = answers(history)  # read from the old rows as they are
     assert any(v is not None for v in before[0]["series"]["disk.sda.busy"]["avg"])
+    ranges_before = history.key_ranges()
     history.flush()  # moves every sealed row into chunks
     same(answers(history), before)
+    ranges = history.key_ranges()
+    assert ranges == ranges_before
+    assert ranges["cpu.total"] == (NOW - 3 * DAY, NOW - 10)
+    assert ranges["disk.sda.busy"] == (NOW - DAY + 1800, NOW - 10)  # the layout it came with
     history.close()
     conn = sqlite3.connect(path)
     left = conn.execute("SELECT min(ts) FROM t60").fetchone()[0]

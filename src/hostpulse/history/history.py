@@ -401,13 +401,22 @@ class History:
             index = {layout: self._layouts.keys_of(layout) for layout in self._layouts.ids()}
         for layout, first, last in self._store.layout_spans():
             seen(layout, first, last)
-        known = {k for keys in index.values() for k in keys}
-        ranges: dict[str, tuple[int, int]] = self._store.key_extents(sorted(known))
+        rows: dict[str, tuple[int, int]] = {}
         for layout, (first, last) in spans.items():
             for key in index.get(layout, ()):
-                held = ranges.get(key)
-                ranges[key] = (first, last) if held is None else (
+                held = rows.get(key)
+                rows[key] = (first, last) if held is None else (
                     min(held[0], first), max(held[1], last))  # fmt: skip
+        known = {k for keys in index.values() for k in keys}
+        chunked = self._store.key_extents(sorted(known), need_last=known - set(rows))
+        ranges = dict(rows)
+        for key, (first, last) in chunked.items():
+            held = ranges.get(key)
+            if held is None:
+                if first is not None and last is not None:
+                    ranges[key] = (first, last)
+                continue
+            ranges[key] = (held[0] if first is None else min(held[0], first), held[1])
         return ranges
 
     def _ring_start(self) -> int:

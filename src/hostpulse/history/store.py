@@ -166,25 +166,31 @@ class Store:
                 conn.execute("COMMIT")
         return found, rows
 
-    def key_extents(self, keys: Iterable[str]) -> dict[str, tuple[int, int]]:
-        """key -> (first, last) bucket start holding a value, over the chunks."""
-        first_sql = "SELECT start, avg FROM chunks WHERE step = ? AND key = ? ORDER BY start"
-        out: dict[str, tuple[int, int]] = {}
+    def key_extents(
+        self, keys: Iterable[str], need_last: set[str]
+    ) -> dict[str, tuple[int | None, int | None]]:
+        """key -> (first, last) bucket start holding a value in the chunks; ``last`` only for
+        ``need_last`` (for the others the rows hold newer points). The 1 min chunks start no
+        later than the 10 s ones and the 10 s ones end no earlier, so each end is read from
+        one resolution, the other only when the first has nothing."""
+        sql = "SELECT start, avg FROM chunks WHERE step = ? AND key = ? ORDER BY start"
+        out: dict[str, tuple[int | None, int | None]] = {}
         with self._read_lock:
             for key in keys:
-                for resolution in DIRECT.values():
+                first = last = None
+                for resolution in (ch.R60, ch.R10):
+                    head = self._rconn.execute(sql + " LIMIT 1", (resolution.step, key)).fetchone()
+                    if head is not None:
+                        first = _held(resolution, head, reverse=False)
+                        break
+                for resolution in (ch.R10, ch.R60) if key in need_last else ():
                     args = (resolution.step, key)
-                    head = self._rconn.execute(first_sql + " LIMIT 1", args).fetchone()
-                    if head is None:
-                        continue
-                    tail = self._rconn.execute(first_sql + " DESC LIMIT 1", args).fetchone()
-                    first = _held(resolution, head, reverse=False)
-                    last = _held(resolution, tail, reverse=True)
-                    if first is None or last is None:
-                        continue
-                    held = out.get(key)
-                    out[key] = (first, last) if held is None else (
-                        min(held[0], first), max(held[1], last))  # fmt: skip
+                    tail = self._rconn.execute(sql + " DESC LIMIT 1", args).fetchone()
+                    if tail is not None:
+                        last = _held(resolution, tail, reverse=True)
+                        break
+                if first is not None or last is not None:
+                    out[key] = (first, last)
         return out
 
     # --- writing --------------------------------------------------------------------------
