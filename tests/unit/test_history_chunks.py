@@ -215,21 +215,26 @@ def test_live_history_moves_rows_into_chunks_and_answers_the_same(tmp_path):
     history = History(tmp_path / "h.sqlite", clock=clock, background=False)
     for i in range(3 * 3600):
         clock.now = NOW - 3 * 3600 + i
-        history.add(Sample(i, clock.now, {"cpu.total": float(i % 97), "x.y": float(i % 13)}))
-    rows_first = history.query(["cpu.total", "x.y"], -3 * 3600, None, 60)
-    history.flush()  # also writes the open minute, which the first answer had not yet
-    moved = history.query(["cpu.total", "x.y"], -3 * 3600, None, 60)
-    for key in ("cpu.total", "x.y"):
+        history.add(Sample(i, clock.now, {"cpu.total": i % 97 / 7, "x.y": float(i % 13)}))
+    keys = ["cpu.total", "x.y"]
+    live = history.query(keys, -3 * 3600, None, 60)  # the last hour from trimmed memory
+    history.close()  # also writes the open minute, which that answer had not yet
+    again = History(tmp_path / "h.sqlite", clock=clock, background=False)
+    from_file = again.query(keys, -3 * 3600, None, 60)  # the last hour from the file's rows
+    again.flush()
+    moved = again.query(keys, -3 * 3600, None, 60)  # all from chunks
+    for key in keys:
         for part in ("avg", "min", "max"):
-            assert moved["series"][key][part][:-1] == rows_first["series"][key][part][:-1]
+            assert from_file["series"][key][part][:-1] == live["series"][key][part][:-1]
+            assert moved["series"][key][part] == from_file["series"][key][part]
     assert moved["series"]["x.y"]["max"][-1] == 12.0
-    coarse = history.query(["x.y"], -3 * 3600, None, 1800)["series"]["x.y"]
+    coarse = again.query(["x.y"], -3 * 3600, None, 1800)["series"]["x.y"]
     held = [i for i, v in enumerate(coarse["avg"]) if v is not None]
     assert len(held) >= 6
     assert {coarse["max"][i] for i in held} == {12.0} and {coarse["min"][i] for i in held} == {0.0}
-    ranges = history.key_ranges()
+    ranges = again.key_ranges()
     assert ranges["cpu.total"][0] == NOW - 3 * 3600 and ranges["cpu.total"][1] == NOW - 1
-    history.close()
+    again.close()
 
 
 def test_retention_drops_chunks_past_the_span(tmp_path):

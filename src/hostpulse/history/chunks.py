@@ -50,8 +50,10 @@ class Resolution:
 
 R10 = Resolution(10, TEN_SECONDS.span, 6 * 3600, "f", TEN_SECONDS.table)
 R60 = Resolution(60, MINUTE.span, 86400, "d", MINUTE.table)
-R300 = Resolution(300, MINUTE.span, 86400, "f", MINUTE.table)
-R1800 = Resolution(1800, MINUTE.span, 86400, "d", MINUTE.table)
+# Rollup chunks are longer (a week, 30 days: 2,016 and 1,440 buckets), so a long range is a
+# record or two a key; each is a whole number of 1 min chunks (rewritten hourly, as they are).
+R300 = Resolution(300, MINUTE.span, 7 * 86400, "f", MINUTE.table)
+R1800 = Resolution(1800, MINUTE.span, 30 * 86400, "d", MINUTE.table)
 #: Finest first.
 RESOLUTIONS: tuple[Resolution, ...] = (R10, R60, R300, R1800)
 BY_STEP = {r.step: r for r in RESOLUTIONS}
@@ -69,11 +71,19 @@ def empty(resolution: Resolution) -> Series:
     return [NAN] * n, [NAN] * n, [NAN] * n
 
 
-def decode(resolution: Resolution, blobs: tuple[bytes, bytes, bytes]) -> Series:
+def decode(
+    resolution: Resolution,
+    blobs: tuple[bytes, bytes, bytes],
+    first: int = 0,
+    end: int | None = None,
+) -> Series:
+    """A chunk's buckets [first, end) as lists (only those are converted to floats)."""
+    size = 8 if resolution.exact else 4
     out = []
     for blob in blobs:
         values = array(resolution.typecode)
-        values.frombytes(blob)
+        view = memoryview(blob)
+        values.frombytes(view[first * size :] if end is None else view[first * size : end * size])
         out.append(values.tolist())
     return out[0], out[1], out[2]
 

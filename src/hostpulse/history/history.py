@@ -22,13 +22,15 @@ from hostpulse.history.chunks import Resolution
 from hostpulse.history.layouts import Layouts
 from hostpulse.history.ring import Ring
 from hostpulse.history.store import Store, log
-from hostpulse.history.tiers import COARSE, SECOND, Tier
+from hostpulse.history.tiers import COARSE, MINUTE, SECOND, Tier
 from hostpulse.sample import Sample
 
 #: _slot_for's answer for a sample whose second already holds one (a sub-second sampler).
 FILLED = object()
 #: Rows of each tier kept in memory while the file cannot be written (an hour of 1 s rows).
 MAX_HELD_ROWS = 3600
+#: 1 min rows kept trimmed in memory: the two hours rows may stay before the hourly move.
+_TRIMMED_ROWS = 120
 #: (step, span) of the stored coarse resolutions, coarsest first (tiers.settle_step).
 _SETTLE = tuple((r.step, r.span) for r in reversed(ch.RESOLUTIONS))
 Dense = tuple[list[float], list[float], list[float]]
@@ -61,6 +63,9 @@ class History:
         self._written_at: int | None = None
         self._retained_at = -math.inf
         self._closed = False
+        #: 1 min rows as a query answers them (float64, trimmed), by bucket start, made on
+        #: the writer thread: the hour not yet in chunks is read without formatting floats.
+        self._trimmed: dict[int, tuple[int, array, array, array]] = {}
         #: (tier, bucket start) closed by add() and not yet aggregated.
         self._due: list[tuple[Tier, int]] = []
         #: Samples refused because their time was not after the newest one (clock stepped back).
@@ -162,6 +167,12 @@ class History:
         avg, low, high = bucket(values)
         packed = (array("f", avg), array("f", low), array("f", high))
         self._pending[tier.table].append((start, layout, *packed))
+        if tier is MINUTE:
+            exact = [array("d", trim_values(part)) for part in packed]
+            self._trimmed.pop(start, None)  # a bucket written again moves to the end
+            self._trimmed[start] = (layout, *exact)
+            while len(self._trimmed) > _TRIMMED_ROWS:
+                del self._trimmed[next(iter(self._trimmed))]
 
     def _run(self) -> None:
         while not self._closed:
@@ -350,6 +361,9 @@ class History:
             # Pending first, then the file: a row written (or moved) in between is read
             # twice, never missed.
             pending = [r for r in self._pending[resolution.table] if start <= r[0] < end]
+            trimmed = {}
+            if resolution is ch.R60:
+                trimmed = {ts: v for ts, v in self._trimmed.items() if start <= ts < end}
         found, rows = self._store.read_window(resolution, keys, start, end)
         merged = {r[0]: (r[0], r[1], *(_floats(b) for b in r[2:])) for r in rows}
         merged.update((r[0], r) for r in pending)
@@ -366,13 +380,14 @@ class History:
                     continue
                 d0, d1 = (lo - start) // step, (hi - start) // step
                 s0 = (lo - chunk_start) // step
-                for dest, values in zip(dense, ch.decode(resolution, blobs), strict=True):
-                    dest[d0:d1] = values[s0 : s0 + d1 - d0]
+                part = ch.decode(resolution, blobs, s0, s0 + d1 - d0)
+                for dest, values in zip(dense, part, strict=True):
+                    dest[d0:d1] = values
             out[key] = dense
         if merged:
             rows_in_order = [merged[ts] for ts in sorted(merged)]
             if resolution.table == ch.DIRECT_TABLE[step]:
-                _overlay(out, resolution, rows_in_order, index, start)
+                _overlay(out, resolution, rows_in_order, index, start, trimmed)
             else:
                 _overlay_rollup(out, resolution, rows_in_order, index, start)
         return out
@@ -429,20 +444,6 @@ class History:
         """The last ``seconds`` at 1 s: what a browser draws when it connects."""
         return self.query(keys, -seconds, step=1)
 
-    def _points(self, tier: Tier, keys: list[str], start: int, end: int) -> dict[str, list]:
-        if tier is SECOND:
-            with self._lock:
-                rows = list(self._ring.range(start, end))
-            return {k: list(self._ring_points(rows, k)) for k in keys}
-        with self._lock:
-            # Pending first, then the file: a row written in between is read twice (the
-            # dict below keeps one), never missed.
-            pending = [r for r in self._pending[tier.table] if start <= r[0] < end]
-        merged = {r[0]: r for r in self._store.read(tier.table, start, end)}
-        merged.update((r[0], (r[0], r[1], *(a.tobytes() for a in r[2:]))) for r in pending)
-        rows = [merged[ts] for ts in sorted(merged)]
-        return {k: list(self._blob_points(rows, k)) for k in keys}
-
 
 def _floats(blob: bytes) -> array:
     values = array("f")
@@ -461,8 +462,11 @@ def _source(tier: Tier, out: int, since: float, now: float) -> Resolution:
     return ch.BY_STEP[tier.step]
 
 
-def _overlay(out: dict[str, Dense], resolution: Resolution, rows, index, start: int) -> None:
-    """Rows of the resolution's own table replace what the chunks hold for their bucket."""
+def _overlay(
+    out: dict[str, Dense], resolution: Resolution, rows, index, start: int, trimmed: dict
+) -> None:
+    """Rows of the resolution's own table replace what the chunks hold for their bucket;
+    ``trimmed``: rows already trimmed (by bucket start), used as they are."""
     n = len(next(iter(out.values()))[0]) if out else 0
     step = resolution.step
     for key, dense in out.items():
@@ -471,6 +475,14 @@ def _overlay(out: dict[str, Dense], resolution: Resolution, rows, index, start: 
             i = index[layout].get(key)
             slot = (ts - start) // step
             if i is None or not 0 <= slot < n:
+                continue
+            ready = trimmed.get(ts)
+            if ready is not None and ready[0] == layout:
+                dense[0][slot], dense[1][slot], dense[2][slot] = (
+                    ready[1][i],
+                    ready[2][i],
+                    ready[3][i],
+                )
                 continue
             slots.append(slot)
             parts[0].append(avg[i])

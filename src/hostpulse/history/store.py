@@ -361,16 +361,19 @@ def _roll(
     merged: dict[str, ch.Series],
     stamps: set[int],
 ) -> None:
-    """Recompute the rollup buckets the merged rows fall in, from the day's 1 min chunk."""
+    """Recompute the rollup buckets the merged rows fall in, from the day's 1 min chunk
+    (at ``start``), into the rollup chunk that holds that day."""
+    home = start - start % rollup.chunk
+    offset = (start - home) // rollup.step
     slots = {(ts - start) // rollup.step for ts in stamps}
     first, count = min(slots), max(slots) - min(slots) + 1
     out = []
     for key, source in merged.items():
-        series = _load(conn, rollup, key, start)
+        series = _load(conn, rollup, key, home)
         part = ch.rollup(source, rollup, first, count)
         for dest, values in zip(series, part, strict=True):
-            dest[first : first + count] = values
-        out.append((rollup.step, key, start, *ch.encode(rollup, series)))
+            dest[offset + first : offset + first + count] = values
+        out.append((rollup.step, key, home, *ch.encode(rollup, series)))
     conn.executemany(_PUT_SQL, out)
 
 
