@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import soak
 
-pytestmark = pytest.mark.e2e
+# A minute of waiting on purpose: the slow tier (make test-slow), which CI runs.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 #: MB the server may keep after 450 viewers came and went (a leak of ~70 KB each fails).
 RSS_BOUND_MB = 30
