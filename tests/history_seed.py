@@ -139,3 +139,67 @@ def seed(
         count += 1
     history.close()
     return {"samples": count, "keys": len(keys), "cpu_s": time.process_time() - cpu}
+
+
+#: The process the burst belongs to, in the seeded tables of the minutes around it.
+BURST_PROCESS = "burst-job"
+
+
+def process_rows(busy: bool) -> list[dict]:
+    """A top-process table: three steady processes, and the burst's when ``busy``."""
+    rows = [
+        {
+            "pid": 101,
+            "name": "postgres",
+            "user": "postgres",
+            "cpu": 12.5,
+            "rss": 300 << 20,
+            "cmd": "postgres -D /var/lib/pg",
+        },
+        {
+            "pid": 202,
+            "name": "nginx",
+            "user": "www-data",
+            "cpu": 3.0,
+            "rss": 40 << 20,
+            "cmd": "nginx: worker process",
+        },
+        {
+            "pid": 303,
+            "name": "python3",
+            "user": "app",
+            "cpu": 8.0,
+            "rss": 120 << 20,
+            "cmd": "python3 -m app",
+        },
+    ]
+    if busy:
+        rows.append(
+            {
+                "pid": 4242,
+                "name": BURST_PROCESS,
+                "user": "batch",
+                "cpu": 180.0,
+                "rss": 900 << 20,
+                "cmd": "burst-job --all",
+            }
+        )
+    return sorted(rows, key=lambda r: -r["cpu"])
+
+
+def seed_processes(path: Path, end: float, around: float = 1800) -> int:
+    """Top-process tables every 10 s for ``around`` seconds either side of the burst, through
+    ``ProcessHistory`` (the store issue 16's processes-at API reads); how many."""
+    from hostpulse.history.processes import ProcessHistory, ProcessMoment
+
+    burst_at = end - BURST_AGO
+    store = ProcessHistory(path, background=False)
+    count = 0
+    t = math.floor((burst_at - around) / 10) * 10
+    while t < burst_at + around:
+        busy = 0 <= t - burst_at < BURST_SECONDS
+        store.add(ProcessMoment.of(float(t), process_rows(busy)))
+        t += 10
+        count += 1
+    store.close()
+    return count

@@ -12,6 +12,7 @@ export class Board {
     this.frame = null;
     this.markers = [];
     this.listeners = new Map();
+    this.live = true; // whether the view is live (main.js keeps it so)
     // A chart drawn while the tab was hidden would be wasted work: drawn on return instead.
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && this.dirty.size) this.schedule();

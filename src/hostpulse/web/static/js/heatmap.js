@@ -44,6 +44,7 @@ export class CoreHeatmap {
       if (at) this.board.emit("moment", at.ts);
     });
     board.on("cursor", (ts) => this.follow(ts));
+    board.on("keys", (keys) => this.setCores(keys));
     this.ro = new ResizeObserver(() => this.invalidate());
     this.ro.observe(el);
     board.add(this);

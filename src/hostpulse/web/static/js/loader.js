@@ -8,14 +8,35 @@ const TARGET_POINTS = 1000; // about a point per pixel of a wide chart
 const REPLAY = 30; // samples kept for the replay
 
 export class Loader {
-  constructor({ host, board, view, known }) {
+  constructor({ host, board, view, current }) {
     this.host = host;
     this.board = board;
     this.view = view;
-    this.known = known; // () => Set of the keys the host has
+    this.current = current; // () => the keys of the live sample
+    this.held = new Set(); // keys with history (GET /keys); a key asked outside both is a 404
     this.recent = [];
     this.serial = 0;
     this.last = null; // figures of the last full load (tests, the report)
+  }
+
+  /** The keys the host has now or has history of. */
+  known() {
+    const keys = new Set(this.current());
+    for (const k of this.held) keys.add(k);
+    return keys;
+  }
+
+  /** Ask which keys the host has history of (contract C1: GET /api/v1/hosts/<id>/keys). */
+  async fetchKeys() {
+    try {
+      const resp = await fetch(`/api/v1/hosts/${encodeURIComponent(this.host)}/keys`, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (!resp.ok) return this.held;
+      const body = await resp.json();
+      if (body && Array.isArray(body.keys)) this.held = new Set(body.keys.map((k) => k && k.key).filter((k) => typeof k === "string"));
+    } catch (err) {
+      console.warn("hostpulse: keys request failed", err);
+    }
+    return this.held;
   }
 
   /** Remember a live sample, for the replay after a load. */
@@ -84,7 +105,7 @@ export class Loader {
     }
     // Drawn in the board's next frame; this one runs right after it.
     await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-    const figures = { ms: performance.now() - started, charts: mine.length, keys: keys.length, requests: chunks.length, points: merged.ts.length, tier: merged.tier, step: merged.step };
+    const figures = { ms: performance.now() - started, span: p.window[1] - p.window[0], charts: mine.length, keys: keys.length, requests: chunks.length, points: merged.ts.length, tier: merged.tier, step: merged.step };
     if (charts.length === this.board.charts.size) this.last = figures;
     this.board.emit("loaded", figures);
     return figures;

@@ -287,9 +287,10 @@ export class TimeChart {
     const ts = u.data[0];
     if (!ts.length) return;
     let idx = u.cursor.idx ?? ts.length - 1;
-    if (ev.key === "ArrowLeft" || ev.key === "ArrowRight") {
-      const by = ev.shiftKey ? 10 : 1;
-      idx = Math.max(0, Math.min(ts.length - 1, idx + (ev.key === "ArrowLeft" ? -by : by)));
+    const moves = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity };
+    if (ev.key in moves) {
+      const by = moves[ev.key] * (ev.shiftKey ? 10 : 1);
+      idx = Math.max(0, Math.min(ts.length - 1, idx + by));
       u.setCursor({ left: u.valToPos(ts[idx], "x"), top: u.over.clientHeight / 2 }, true, true);
     } else if (ev.key === "Enter" || ev.key === " ") {
       this.board.emit("moment", ts[idx]);
