@@ -200,6 +200,6 @@ export class CoreHeatmap {
 
   summary() {
     const [a, b] = this.range();
-    return { name: this.name, keys: this.keys, points: this.ts.length, first: this.ts[0] ?? null, last: this.ts[this.ts.length - 1] ?? null, xmin: a, xmax: b, tier: this.tier, live: this.live, markers: 0 };
+    return { name: this.name, keys: this.keys, points: this.ts.length, first: this.ts[0] ?? null, last: this.ts[this.ts.length - 1] ?? null, xmin: a, xmax: b, drawn: [a, b], tier: this.tier, live: this.live, markers: 0 };
   }
 }

@@ -258,7 +258,11 @@ export class TimeChart {
   /** For tests and debugging: what the chart holds and shows. */
   summary() {
     const x = this.plot.scales.x;
-    return { name: this.name, keys: this.keys, points: this.ts.length, first: this.ts[0] ?? null, last: this.ts[this.ts.length - 1] ?? null, xmin: x.min, xmax: x.max, tier: this.tier, live: this.live, markers: this.markersDrawn || 0 };
+    const first = this.ts[0] ?? null;
+    const last = this.ts[this.ts.length - 1] ?? null;
+    const [xmin, xmax] = this.xWindow || [first, last];
+    // xmin/xmax: the window it shows when drawn; drawn: what it showed when last drawn
+    return { name: this.name, keys: this.keys, points: this.ts.length, first, last, xmin, xmax, drawn: [x.min ?? null, x.max ?? null], shown: this.el.offsetParent !== null, tier: this.tier, live: this.live, markers: this.markersDrawn || 0 };
   }
 
   // --- interaction -------------------------------------------------------------------
