@@ -24,7 +24,7 @@ from history_seed import (
     BURST_PROCESS,
     DAY,
     fake_cores,
-    real_keys,
+    real_sample,
     seed,
     seed_processes,
 )
@@ -51,7 +51,8 @@ def seeded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("seeded")
     (tmp / "data").mkdir()
     end = time.time()
-    figures = seed(tmp / "data" / "history.sqlite", fake_cores(real_keys(), CORES), end=end)
+    now = real_sample()
+    figures = seed(tmp / "data" / "history.sqlite", fake_cores(now, CORES), end=end, like=now)
     seed_processes(tmp / "data" / "history.sqlite", end)
     server = Server(tmp, interval=1.0).start()
     server.seed_end = end
@@ -370,6 +371,70 @@ def test_page_cost_live_with_every_panel_open_and_in_the_background(browser, see
              "hidden_cost": {"visibility": hidden_state, "told": True, **hidden}},
         )  # fmt: skip
         assert hidden_state == "hidden"
+        assert page.problems == []
+    finally:
+        page.close()
+
+
+def full_screenshot(page: Page, name: str) -> None:
+    """The whole page, every chart drawn: a chart out of sight is drawn only once seen, so
+    the viewport is made as tall as the page first."""
+    size = page.page.viewport_size
+    height = page.page.evaluate("() => document.documentElement.scrollHeight")
+    page.page.set_viewport_size({"width": size["width"], "height": height})
+    page.page.evaluate("() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 300)))")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.page.screenshot(path=str(ARTIFACTS / name))
+    page.page.set_viewport_size(size)
+
+
+def zoom_24h(page: Page) -> None:
+    open_at(page, "?range=24h")
+    wait_window(page, DAY)
+    drag(page, "cpu-chart", 0.82, 0.92)  # the burst, three hours back, is in there
+    page.page.wait_for_url(re.compile(r"\?from=\d+&to=\d+$"))
+    start, stop = url_window(page.page.url)
+    wait_window(page, stop - start)
+
+
+def show_burst_processes(page: Page, seeded) -> None:
+    burst = int(seeded.seed_end - BURST_AGO)
+    page.page.evaluate("(ts) => window.hostpulse.board.emit('moment', ts)", burst + 60)
+    page.page.wait_for_selector("[data-testid=moment-row]")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("width", "scheme"), [(1280, "light"), (1280, "dark"), (375, "dark"), (375, "light")]
+)
+def test_screenshots_with_data(browser, seeded, width, scheme):
+    """The README's and docs/ screenshots (copied from test-artifacts/ after a look)."""
+    page = Page(browser, seeded.url, width=width, scheme=scheme)
+    try:
+        open_at(page)
+        page.wait_ticks(2)
+        full_screenshot(page, f"history-live-{width}-{scheme}.png")
+        zoom_24h(page)
+        full_screenshot(page, f"history-24h-zoom-{width}-{scheme}.png")
+        show_burst_processes(page, seeded)
+        page.page.screenshot(path=str(ARTIFACTS / f"history-processes-{width}-{scheme}.png"))
+        assert page.page.evaluate("() => document.documentElement.scrollWidth") <= width
+        assert page.problems == []
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize(("width", "scheme"), [(1280, "light"), (375, "dark")])
+def test_a_window_without_data_says_so(browser, server, width, scheme):
+    """A fresh server has no past: every chart of a 24 h window says so, nothing breaks."""
+    page = Page(browser, server.url, width=width, scheme=scheme)
+    try:
+        open_at(page, "?range=24h")
+        wait_window(page, DAY)
+        full_screenshot(page, f"history-nodata-{width}-{scheme}.png")
+        empty = page.page.locator(".tc-empty:not([hidden])")
+        assert empty.count() >= 5  # a server seconds old: most charts hold nothing yet
+        assert page.page.evaluate("() => document.documentElement.scrollWidth") <= width
         assert page.problems == []
     finally:
         page.close()

@@ -36,6 +36,7 @@ export class CoreHeatmap {
     this.info.textContent = "per core: hover for a value";
     el.append(this.canvas, this.cursor, this.info);
     el.tabIndex = 0;
+    el.hidden = true;
     el.dataset.chart = name;
     this.canvas.addEventListener("mousemove", (ev) => this.hover(ev));
     this.canvas.addEventListener("mouseleave", () => this.hover(null));
@@ -55,6 +56,8 @@ export class CoreHeatmap {
     const cores = [...keys].map((k) => CORE.exec(k)).filter(Boolean).map((m) => Number(m[1])).sort((a, b) => a - b);
     if (cores.join() === this.cores.join()) return false;
     this.cores = cores;
+    // Hidden without cores; not in draw(): a hidden element never comes into view to be drawn.
+    this.el.hidden = cores.length === 0;
     this.ts = [];
     this.rows = cores.map(() => []);
     this.invalidate();
@@ -106,7 +109,6 @@ export class CoreHeatmap {
 
   draw() {
     const n = this.cores.length;
-    this.el.hidden = n === 0;
     if (!n) return;
     const width = Math.max(160, this.el.clientWidth);
     const rowPx = n > 32 ? 3 : n > 8 ? 6 : 12;
@@ -129,7 +131,8 @@ export class CoreHeatmap {
     ctx.textBaseline = "middle";
     const every = Math.ceil(n / Math.max(1, Math.floor(height / 12)));
     this.cores.forEach((c, i) => {
-      if (i % every === 0) ctx.fillText(`core ${c}`, 8, i * rowPx + rowPx / 2);
+      const y = i * rowPx + rowPx / 2;
+      if (i % every === 0 && (y >= 5 || n <= 8)) ctx.fillText(`core ${c}`, 8, Math.max(5, y));
     });
     const m = this.ts.length;
     if (!m) return;

@@ -42,6 +42,7 @@ export class TimeChart {
     this.empty = document.createElement("div");
     this.empty.className = "tc-empty muted small";
     this.empty.textContent = "no data in this window";
+    this.empty.hidden = true; // until drawn: a chart out of sight has not looked yet
     this.build();
     this.ro = new ResizeObserver(() => this.resize());
     this.ro.observe(el);
@@ -68,7 +69,7 @@ export class TimeChart {
     const text = cssVar("--fg-muted", "#666");
     const grid = cssVar("--grid", "#ddd");
     const span = (u) => (u.scales.x.max ?? 0) - (u.scales.x.min ?? 0);
-    const useries = [{ value: (u, v) => (v === null || v === undefined ? "now" : momentText(v, span(u))) }];
+    const useries = [{ value: (u, v) => (v === null || v === undefined ? (this.live ? "now" : "latest") : momentText(v, span(u))) }];
     const bands = [];
     let below = null;
     series.forEach((s, i) => {
