@@ -172,6 +172,10 @@ def test_drag_zoom_sets_url_and_every_chart_reload_back_forward_reset(page):
     page.page.click("[data-testid=zoom-reset]")
     page.page.wait_for_url(re.compile(r"\?range=24h$"))
     wait_window(page, DAY)
+    drag(page, "net-chart", 0.2, 0.4)  # a double click undoes a zoom too
+    page.page.wait_for_url(re.compile(r"\?from=\d+&to=\d+$"))
+    page.page.dblclick("#net-chart .u-over")
+    page.page.wait_for_url(re.compile(r"\?range=24h$"))
     page.page.click("[data-testid=range-live]")
     page.page.wait_for_function(
         "() => window.hostpulse.charts().every((c) => c.live)", timeout=15000
@@ -339,6 +343,7 @@ SHOW = """() => {
 }"""
 
 
+@pytest.mark.slow
 def test_page_cost_live_with_every_panel_open_and_in_the_background(browser, seeded):
     """A tab left open all day: measured, written to test-artifacts/ and printed (the machine
     is shared, so the figures are not asserted); what is asserted is that a hidden tab draws

@@ -60,6 +60,9 @@ function wire(live, board, view, loader) {
     return loader.load();
   };
   board.on("zoom", (a, b) => view.zoom(a, b));
+  board.on("reset", () => {
+    if (view.zoomed) view.resetZoom();
+  });
   board.on("reload", (charts) => {
     if (started) loader.load(charts);
   });

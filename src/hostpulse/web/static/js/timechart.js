@@ -280,6 +280,8 @@ export class TimeChart {
     over.addEventListener("mousedown", (ev) => {
       down = ev.clientX;
     });
+    // A double click undoes a zoom (so does the range bar's "reset zoom").
+    over.addEventListener("dblclick", () => this.board.emit("reset"));
     over.addEventListener("click", (ev) => {
       if (down === null || Math.abs(ev.clientX - down) > 3) return; // a drag, not a click
       const idx = this.plot.cursor.idx;
