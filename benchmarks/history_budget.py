@@ -164,6 +164,10 @@ def timed(fn, repeat: int = 5) -> float:
     return statistics.median(best) * 1000
 
 
+#: The columns of the query table: (figure, width).
+FIGURES = (("wall50", 10), ("wall95", 10), ("cpu50", 9), ("cpu95", 9))
+
+
 def percentiles(fn) -> dict:
     """p50/p95 of wall and CPU time (ms): the machine may be shared, CPU time is what the
     query itself costs. Slow queries are repeated less (their p95 is then near the max)."""
@@ -225,7 +229,7 @@ def main() -> None:
         path = directory / "full.db"
         fill_seconds = fill_file(path, keys)
         size = sum(f.stat().st_size for f in directory.glob("full.db*"))
-        _, clock = fake_clock()
+        now, clock = fake_clock()
         gc.collect()
         before = rss()
         t = time.perf_counter()
@@ -238,6 +242,20 @@ def main() -> None:
         history.flush()
         settle = time.perf_counter() - t
         settled = sum(f.stat().st_size for f in directory.glob("full.db*"))
+        spread = keys[::9][:30]
+        # Just after a restart the hour not yet in chunks is read from the file's rows.
+        restart = [
+            (f"{label} capped 30 keys", percentiles(lambda s=since: history.query(spread, s)))
+            for label, since in (("24 h", -86400), ("30 d", -30 * 86400))
+        ]
+        # Then an hour of live samples, as a running server has: the file's last hour moves
+        # into chunks, and the newest hour is rows the writer made (and trimmed) itself.
+        rng = random.Random(4)
+        live = [values(keys, rng) for _ in range(64)]
+        for i in range(3600):
+            now[0] = NOW + i + 1
+            history.add(Sample(i, now[0], live[i % len(live)]))
+        history.flush()
         one = ["cpu.total"]
         ten = keys[:10]
         queries = [
@@ -272,12 +290,18 @@ def main() -> None:
     print(f"{'SQLite file after it (MiB)':<42}{settled / 2**20:>14.1f}")
     for name, ms, points in results:
         print(f"{'query ' + name + f' [{points} pts] (ms)':<42}{ms:>14.1f}")
-    print(f"\n{'query (ms)':<28}{'points':>7}{'step':>6}{'wall p50':>10}{'wall p95':>10}"
-          f"{'cpu p50':>9}{'cpu p95':>9}{'runs':>5}")  # fmt: skip
-    print("-" * 84)
-    for name, r in table:
-        print(f"{name:<28}{r['points']:>7}{r['step']:>6}{r['wall50']:>10.1f}{r['wall95']:>10.1f}"
-              f"{r['cpu50']:>9.1f}{r['cpu95']:>9.1f}{r['n']:>5}")  # fmt: skip
+    header = (
+        f"{'query (ms)':<28}{'points':>7}{'step':>6}{'wall p50':>10}{'wall p95':>10}"
+        f"{'cpu p50':>9}{'cpu p95':>9}{'runs':>5}"
+    )
+    for title, rows in (
+        ("just after reopening (the newest hour read from the file's rows)", restart),
+        ("after an hour of live samples (a running server)", table),
+    ):
+        print(f"\n{title}:\n{header}\n{'-' * 84}")
+        for name, r in rows:
+            times = "".join(f"{r[m]:>{w}.1f}" for m, w in FIGURES)
+            print(f"{name:<28}{r['points']:>7}{r['step']:>6}{times}{r['n']:>5}")
     print(f"\nos: {os.uname().sysname} {os.uname().release}, cpus: {os.cpu_count()}")
 
 

@@ -310,3 +310,37 @@ def test_key_ranges_survive_a_restart(clock, tmp_path):
     assert again.known_keys() == {"cpu.total"}
     assert again.key_ranges()["cpu.total"] == (T0, T0 + 89)
     again.close()
+
+
+def test_queries_while_the_writer_moves_rows_into_chunks_see_every_minute_once(clock):
+    """The writer thread moves sealed hours into chunks while another thread queries: each
+    answer has every closed minute, with the mean of its seconds, never a hole or a double."""
+    history = History(clock=clock, batch_seconds=15)
+    errors: list[BaseException] = []
+    done = threading.Event()
+    answers = []
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                answers.append(history.query(["cpu.total"], T0, T0 + 3 * HOUR, step=60))
+                time.sleep(0.005)
+        except BaseException as exc:  # surfaced in the assert below
+            errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    feed(history, clock, T0, int(2.5 * HOUR))
+    history.flush()
+    answers.append(history.query(["cpu.total"], T0, T0 + 3 * HOUR, step=60))
+    done.set()
+    thread.join()
+    assert errors == [] and len(answers) > 3
+    for got in answers:
+        avg = got["series"]["cpu.total"]["avg"]
+        held = [i for i, v in enumerate(avg) if v is not None]
+        assert held == list(range(len(held)))  # from T0 on, no hole
+        assert all(avg[i] == i * 60 + 29.5 for i in held)
+    assert len(held) == 150  # the last answer: all 2.5 hours
+    moved = history._store._rconn.execute("SELECT count(*) FROM chunks WHERE step = 60")
+    assert moved.fetchone()[0] == 1  # the first two hours are in the day's chunk now

@@ -8,7 +8,7 @@ from array import array
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hostpulse.history.aggregate import NAN, bucket, downsample, to_row
+from hostpulse.history.aggregate import NAN, bucket, downsample, finish, fold, to_row
 from hostpulse.history.tiers import MINUTE, SECOND, TEN_SECONDS, choose, plan_step
 
 # Values a float32 holds exactly, so comparisons are not about rounding.
@@ -96,3 +96,42 @@ def test_planned_step_is_a_multiple_and_respects_the_cap(tier, width, step, cap)
     out = plan_step(tier, 1_000_000, 1_000_000 + width, step, cap)
     assert out % tier.step == 0 and out >= (step or 0)
     assert (1_000_000 + width) // out - 1_000_000 // out + 1 <= cap
+
+
+def test_fold_groups_averages_and_extremes_and_skips_gaps():
+    nan = float("nan")
+    avg = [1.0, 3.0, nan, 5.0, nan, nan]
+    low = [0.5, 2.0, nan, 4.0, nan, nan]
+    high = [1.5, 9.0, nan, 6.0, nan, nan]
+    a, lo, hi = fold(avg, low, high, 2)
+    assert a == [2.0, 5.0, a[2]] and a[2] != a[2]
+    assert lo[:2] == [0.5, 4.0] and hi[:2] == [9.0, 6.0]
+    assert lo[2] != lo[2] and hi[2] != hi[2]
+    assert fold(avg, low, high, 1) == (avg, low, high)
+
+
+def test_finish_trims_or_keeps_and_turns_nan_into_none():
+    nan = float("nan")
+    raw = [nan, 2.4000000953674316, nan, 3.0, nan]
+    assert finish(raw, trim=True) == [None, 2.4, None, 3.0, None]
+    assert finish([nan, 2.4, nan, 3.0, nan], trim=False) == [None, 2.4, None, 3.0, None]
+    clean = [1.0, 2.0]
+    assert finish(clean, trim=False) is clean  # nothing to replace: no copy
+    assert finish([float("inf"), float("-inf")], trim=False) == [float("inf"), float("-inf")]
+
+
+@given(st.lists(maybe, min_size=1, max_size=60), st.integers(1, 6))
+def test_fold_agrees_with_downsample(values, k):
+    """The C-speed fold of dense lists is the point-by-point downsample of the same data."""
+    values = values + [None] * (-len(values) % k)
+    dense = [NAN if v is None else v for v in values]
+    low = [NAN if v is None else v - 1 for v in values]
+    high = [NAN if v is None else v + 2 for v in values]
+    rows = enumerate(zip(dense, low, high, strict=True))
+    points = [(i, v, lo, hi) for i, (v, lo, hi) in rows if v == v]
+    want = downsample(points, 0, k, len(values) // k)
+    got = [finish(part, trim=False) for part in fold(dense, low, high, k)]
+    assert got[1] == want["min"] and got[2] == want["max"]
+    assert [v is None for v in got[0]] == [v is None for v in want["avg"]]
+    for a, b in zip(got[0], want["avg"], strict=True):
+        assert a is None or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9)

@@ -10,26 +10,30 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 import threading
 import time
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
+from hostpulse.history import chunks as ch
 from hostpulse.history import tiers
-from hostpulse.history.aggregate import bucket, downsample, to_row, trimmed
+from hostpulse.history.aggregate import NAN, bucket, finish, fold, to_row, trim_values
+from hostpulse.history.chunks import Resolution
 from hostpulse.history.layouts import Layouts
 from hostpulse.history.ring import Ring
 from hostpulse.history.store import Store, log
-from hostpulse.history.tiers import COARSE, SECOND, Tier
+from hostpulse.history.tiers import COARSE, MINUTE, SECOND, Tier
 from hostpulse.sample import Sample
 
 #: _slot_for's answer for a sample whose second already holds one (a sub-second sampler).
 FILLED = object()
 #: Rows of each tier kept in memory while the file cannot be written (an hour of 1 s rows).
 MAX_HELD_ROWS = 3600
-_FLOAT = struct.Struct("=f")  # one native float32, as array('f') packs it
-Point = tuple[float, float, float, float]
+#: 1 min rows kept trimmed in memory: the two hours rows may stay before the hourly move.
+_TRIMMED_ROWS = 120
+#: (step, span) of the stored coarse resolutions, coarsest first (tiers.settle_step).
+_SETTLE = tuple((r.step, r.span) for r in reversed(ch.RESOLUTIONS))
+Dense = tuple[list[float], list[float], list[float]]
 
 
 class History:
@@ -59,6 +63,9 @@ class History:
         self._written_at: int | None = None
         self._retained_at = -math.inf
         self._closed = False
+        #: 1 min rows as a query answers them (float64, trimmed), by bucket start, made on
+        #: the writer thread: the hour not yet in chunks is read without formatting floats.
+        self._trimmed: dict[int, tuple[int, array, array, array]] = {}
         #: (tier, bucket start) closed by add() and not yet aggregated.
         self._due: list[tuple[Tier, int]] = []
         #: Samples refused because their time was not after the newest one (clock stepped back).
@@ -111,6 +118,8 @@ class History:
                 self._written_at = slot
                 if self._worker is None:
                     self._maintain()
+                    if self.write_error is None:
+                        self._store.compact()  # one step per batch
                 else:
                     self._wake.set()
 
@@ -158,6 +167,12 @@ class History:
         avg, low, high = bucket(values)
         packed = (array("f", avg), array("f", low), array("f", high))
         self._pending[tier.table].append((start, layout, *packed))
+        if tier is MINUTE:
+            exact = [array("d", trim_values(part)) for part in packed]
+            self._trimmed.pop(start, None)  # a bucket written again moves to the end
+            self._trimmed[start] = (layout, *exact)
+            while len(self._trimmed) > _TRIMMED_ROWS:
+                del self._trimmed[next(iter(self._trimmed))]
 
     def _run(self) -> None:
         while not self._closed:
@@ -166,6 +181,10 @@ class History:
             with self._lock:
                 if not self._closed:
                     self._maintain()
+            # Moving rows into chunks touches only SQLite (its own lock): add() and queries
+            # go on meanwhile. One chunk per step, so close() waits at most for one.
+            while not self._closed and self.write_error is None and self._store.compact():
+                pass
 
     def _maintain(self) -> None:
         """Aggregate closed buckets, then write; called with the lock held."""
@@ -217,7 +236,13 @@ class History:
                 self.lost_rows += excess
 
     def flush(self) -> None:
-        """Write everything pending, including the still-open 10 s and 1 min buckets."""
+        """Write everything pending, including the still-open 10 s and 1 min buckets, then
+        move every sealed row into chunks (all of an older file's rows, the first time)."""
+        self._write_all()
+        while not self._closed and self.write_error is None and self._store.compact():
+            pass
+
+    def _write_all(self) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -228,8 +253,9 @@ class History:
             self._maintain()
 
     def close(self) -> None:
-        """Write what is pending and stop the writer; later add() calls are ignored."""
-        self.flush()
+        """Write what is pending and stop the writer; later add() calls are ignored. Rows
+        not yet in chunks stay rows (moved after the next start), so stopping stays quick."""
+        self._write_all()
         with self._lock:
             if self._closed:
                 return
@@ -279,16 +305,92 @@ class History:
         until = now if until is None else (now + until if until < 0 else until)
         tier = tiers.choose(since, now)
         out = tiers.plan_step(tier, since, until, step, max_points or self.max_points)
+        asked = tiers.plan_step(tier, since, until, step, 2**62)
+        out = tiers.settle_step(tier, out, asked, _SETTLE, since, now)
         start = math.floor(since / out) * out
         count = (math.floor(until / out) * out - start) // out + 1 if until >= since else 0
         end = start + count * out
-        points = self._points(tier, list(keys), start, end)
+        keys = list(keys)
+        if tier is SECOND:
+            dense, exact, res = self._ring_series(keys, start, end), False, 1
+        else:
+            resolution = _source(tier, out, since, now)
+            dense = self._stored_series(resolution, keys, start, end)
+            exact, res = resolution.exact, resolution.step
+        k = out // res
+        series = {}
+        for key in keys:
+            avg, low, high = dense[key]
+            trim = not (exact and k == 1)
+            if low is avg and high is avg and k == 1:  # 1 s: min and max are the value
+                same = finish(avg, trim)
+                series[key] = {"avg": same, "min": list(same), "max": list(same)}
+                continue
+            avg, low, high = fold(avg, low, high, k)
+            series[key] = {"avg": finish(avg, trim), "min": finish(low, trim),
+                           "max": finish(high, trim)}  # fmt: skip
         return {
             "step": out,
             "tier": tier.name,
             "ts": [start + i * out for i in range(count)],
-            "series": {k: trimmed(downsample(points[k], start, out, count)) for k in keys},
+            "series": series,
         }
+
+    def _ring_series(self, keys: list[str], start: int, end: int) -> dict[str, Dense]:
+        """Dense 1 s lists (NaN: no sample) from the ring; min and max are the avg list."""
+        with self._lock:
+            rows = list(self._ring.range(start, end))
+            index = {layout: self._layouts.index(layout) for layout in {r[1] for r in rows}}
+        n = end - start
+        out: dict[str, Dense] = {}
+        for key in keys:
+            values = [NAN] * n
+            for slot, layout, row in rows:
+                i = index[layout].get(key)
+                if i is not None:
+                    values[slot - start] = row[i]
+            out[key] = (values, values, values)
+        return out
+
+    def _stored_series(
+        self, resolution: Resolution, keys: list[str], start: int, end: int
+    ) -> dict[str, Dense]:
+        """Dense lists at ``resolution`` over [start, end): its chunks, then the rows not yet
+        moved into chunks (the file's, then those still in memory) laid over them."""
+        with self._lock:
+            # Pending first, then the file: a row written (or moved) in between is read
+            # twice, never missed.
+            pending = [r for r in self._pending[resolution.table] if start <= r[0] < end]
+            trimmed = {}
+            if resolution is ch.R60:
+                trimmed = {ts: v for ts, v in self._trimmed.items() if start <= ts < end}
+        found, rows = self._store.read_window(resolution, keys, start, end)
+        merged = {r[0]: (r[0], r[1], *(_floats(b) for b in r[2:])) for r in rows}
+        merged.update((r[0], r) for r in pending)
+        with self._lock:
+            index = {r[1]: self._layouts.index(r[1]) for r in merged.values()}
+        step = resolution.step
+        n = (end - start) // step
+        out: dict[str, Dense] = {}
+        for key in keys:
+            dense = ([NAN] * n, [NAN] * n, [NAN] * n)
+            for chunk_start, *blobs in found[key]:
+                lo, hi = max(start, chunk_start), min(end, chunk_start + resolution.chunk)
+                if lo >= hi:
+                    continue
+                d0, d1 = (lo - start) // step, (hi - start) // step
+                s0 = (lo - chunk_start) // step
+                part = ch.decode(resolution, blobs, s0, s0 + d1 - d0)
+                for dest, values in zip(dense, part, strict=True):
+                    dest[d0:d1] = values
+            out[key] = dense
+        if merged:
+            rows_in_order = [merged[ts] for ts in sorted(merged)]
+            if resolution.table == ch.DIRECT_TABLE[step]:
+                _overlay(out, resolution, rows_in_order, index, start, trimmed)
+            else:
+                _overlay_rollup(out, resolution, rows_in_order, index, start)
+        return out
 
     def known_keys(self) -> set[str]:
         """Every key this history ever stored (layouts are never deleted): a key outside it
@@ -314,12 +416,22 @@ class History:
             index = {layout: self._layouts.keys_of(layout) for layout in self._layouts.ids()}
         for layout, first, last in self._store.layout_spans():
             seen(layout, first, last)
-        ranges: dict[str, tuple[int, int]] = {}
+        rows: dict[str, tuple[int, int]] = {}
         for layout, (first, last) in spans.items():
             for key in index.get(layout, ()):
-                held = ranges.get(key)
-                ranges[key] = (first, last) if held is None else (
+                held = rows.get(key)
+                rows[key] = (first, last) if held is None else (
                     min(held[0], first), max(held[1], last))  # fmt: skip
+        known = {k for keys in index.values() for k in keys}
+        chunked = self._store.key_extents(sorted(known), need_last=known - set(rows))
+        ranges = dict(rows)
+        for key, (first, last) in chunked.items():
+            held = ranges.get(key)
+            if held is None:
+                if first is not None and last is not None:
+                    ranges[key] = (first, last)
+                continue
+            ranges[key] = (held[0] if first is None else min(held[0], first), held[1])
         return ranges
 
     def _ring_start(self) -> int:
@@ -332,31 +444,82 @@ class History:
         """The last ``seconds`` at 1 s: what a browser draws when it connects."""
         return self.query(keys, -seconds, step=1)
 
-    def _points(self, tier: Tier, keys: list[str], start: int, end: int) -> dict[str, list]:
-        if tier is SECOND:
-            with self._lock:
-                rows = list(self._ring.range(start, end))
-            return {k: list(self._ring_points(rows, k)) for k in keys}
-        with self._lock:
-            # Pending first, then the file: a row written in between is read twice (the
-            # dict below keeps one), never missed.
-            pending = [r for r in self._pending[tier.table] if start <= r[0] < end]
-        merged = {r[0]: r for r in self._store.read(tier.table, start, end)}
-        merged.update((r[0], (r[0], r[1], *(a.tobytes() for a in r[2:]))) for r in pending)
-        rows = [merged[ts] for ts in sorted(merged)]
-        return {k: list(self._blob_points(rows, k)) for k in keys}
 
-    def _ring_points(self, rows: Iterable, key: str) -> Iterable[Point]:
-        for slot, layout, row in rows:
-            i = self._layouts.index(layout).get(key)
-            if i is not None:
-                value = row[i]
-                yield slot, value, value, value
+def _floats(blob: bytes) -> array:
+    values = array("f")
+    values.frombytes(blob)
+    return values
 
-    def _blob_points(self, rows: Iterable, key: str) -> Iterable[Point]:
-        unpack = _FLOAT.unpack_from
+
+def _source(tier: Tier, out: int, since: float, now: float) -> Resolution:
+    """The coarsest stored resolution that makes the buckets of ``out`` exactly (its step
+    divides it) and still holds ``since``; the tier's own at worst."""
+    for resolution in reversed(ch.RESOLUTIONS):
+        step = resolution.step
+        if step < tier.step or out % step or since < now - resolution.span - step:
+            continue
+        return resolution
+    return ch.BY_STEP[tier.step]
+
+
+def _overlay(
+    out: dict[str, Dense], resolution: Resolution, rows, index, start: int, trimmed: dict
+) -> None:
+    """Rows of the resolution's own table replace what the chunks hold for their bucket;
+    ``trimmed``: rows already trimmed (by bucket start), used as they are."""
+    n = len(next(iter(out.values()))[0]) if out else 0
+    step = resolution.step
+    for key, dense in out.items():
+        slots, parts = [], ([], [], [])
         for ts, layout, avg, low, high in rows:
-            i = self._layouts.index(layout).get(key)
-            if i is not None:
-                at = 4 * i
-                yield ts, unpack(avg, at)[0], unpack(low, at)[0], unpack(high, at)[0]
+            i = index[layout].get(key)
+            slot = (ts - start) // step
+            if i is None or not 0 <= slot < n:
+                continue
+            ready = trimmed.get(ts)
+            if ready is not None and ready[0] == layout:
+                dense[0][slot], dense[1][slot], dense[2][slot] = (
+                    ready[1][i],
+                    ready[2][i],
+                    ready[3][i],
+                )
+                continue
+            slots.append(slot)
+            parts[0].append(avg[i])
+            parts[1].append(low[i])
+            parts[2].append(high[i])
+        if not slots:
+            continue
+        for dest, values in zip(dense, parts, strict=True):
+            if resolution.exact:  # the chunk's values are trimmed: these must be too
+                values = trim_values(values)
+            for slot, value in zip(slots, values, strict=True):
+                dest[slot] = value
+
+
+def _overlay_rollup(out: dict[str, Dense], resolution: Resolution, rows, index, start: int) -> None:
+    """1 min rows not yet rolled up: folded into the rollup's buckets the chunks leave empty
+    (the hour after the seal line, or a file whose rows are still being moved)."""
+    step = resolution.step
+    first = rows[0][0] - (rows[0][0] - start) % step
+    last = rows[-1][0] - (rows[-1][0] - start) % step + step
+    k = step // ch.R60.step
+    width = (last - first) // ch.R60.step
+    offset = (first - start) // step
+    for key, dense in out.items():
+        fine = ([NAN] * width, [NAN] * width, [NAN] * width)
+        seen = False
+        for ts, layout, avg, low, high in rows:
+            i = index[layout].get(key)
+            if i is None or avg[i] != avg[i]:
+                continue
+            j = (ts - first) // ch.R60.step
+            fine[0][j], fine[1][j], fine[2][j] = avg[i], low[i], high[i]
+            seen = True
+        if not seen:
+            continue
+        folded = fold(*fine, k)
+        for j in range(len(folded[0])):
+            slot = offset + j
+            if 0 <= slot < len(dense[0]) and dense[0][slot] != dense[0][slot]:
+                ch.place(resolution, dense, slot, folded[0][j], folded[1][j], folded[2][j])

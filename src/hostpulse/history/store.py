@@ -1,4 +1,6 @@
-"""SQLite persistence: layouts plus one table per tier, rows as packed float32 blobs.
+"""SQLite persistence: layouts, one table per tier of rows as packed float32 blobs (what is
+written), and ``chunks``: the coarse tiers per key, moved there from the rows hourly (see
+chunks.py), which is what queries mostly read.
 
 A file that cannot be used (garbage bytes, another schema version, no permission) is logged,
 renamed to ``<name>.corrupt-<timestamp>`` and replaced by a fresh one; if even that fails,
@@ -7,6 +9,7 @@ history carries on in an in-memory database. Opening never raises for a bad file
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -14,9 +17,13 @@ import sqlite3
 import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from hostpulse.history import chunks as ch
+from hostpulse.history.aggregate import trim_values
+from hostpulse.history.chunks import DIRECT, ROLLUPS, SEAL, Resolution
 from hostpulse.history.tiers import COARSE, TIERS
 
 log = logging.getLogger("hostpulse.history")
@@ -35,6 +42,14 @@ _SCHEMA = [
         for t in COARSE
     ),
 ]
+#: Added without a new schema version: a file of the first layout gets the table on open
+#: and its rows move into it as the writer goes (no history is lost, nothing is rewritten
+#: at once). An older hostpulse opening the file again still reads its rows.
+_CHUNKS = (
+    "CREATE TABLE IF NOT EXISTS chunks (step INTEGER NOT NULL, key TEXT NOT NULL,"
+    " start INTEGER NOT NULL, avg BLOB NOT NULL, min BLOB NOT NULL, max BLOB NOT NULL,"
+    " PRIMARY KEY (step, key, start))"
+)
 
 
 class UnusableFile(Exception):
@@ -51,6 +66,8 @@ class Store:
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._wconn, self._rconn = self._open()
+        #: Why moving rows into chunks failed, or None (one log line per failing streak).
+        self.compact_error: str | None = None
 
     # --- opening --------------------------------------------------------------------------
 
@@ -122,6 +139,60 @@ class Store:
                 )
             ]
 
+    def read_window(
+        self, resolution: Resolution, keys: Sequence[str], start: int, end: int
+    ) -> tuple[dict[str, list[tuple]], list[Row]]:
+        """Chunks of ``keys`` at ``resolution`` overlapping [start, end), and the rows of its
+        row table in that range, in one read transaction: rows moved into chunks meanwhile
+        are seen once, in one place or the other."""
+        sql = (
+            "SELECT start, avg, min, max FROM chunks WHERE step = ? AND key = ?"
+            " AND start > ? AND start < ? ORDER BY start"
+        )
+        rows_sql = (
+            f"SELECT ts, layout, avg, min, max FROM {resolution.table}"
+            " WHERE ts >= ? AND ts < ? ORDER BY ts"
+        )
+        low = start - resolution.chunk
+        with self._read_lock:
+            conn = self._rconn
+            conn.execute("BEGIN")
+            try:
+                found = {
+                    k: conn.execute(sql, (resolution.step, k, low, end)).fetchall() for k in keys
+                }
+                rows = conn.execute(rows_sql, (start, end)).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        return found, rows
+
+    def key_extents(
+        self, keys: Iterable[str], need_last: set[str]
+    ) -> dict[str, tuple[int | None, int | None]]:
+        """key -> (first, last) bucket start holding a value in the chunks; ``last`` only for
+        ``need_last`` (for the others the rows hold newer points). The 1 min chunks start no
+        later than the 10 s ones and the 10 s ones end no earlier, so each end is read from
+        one resolution, the other only when the first has nothing."""
+        sql = "SELECT start, avg FROM chunks WHERE step = ? AND key = ? ORDER BY start"
+        out: dict[str, tuple[int | None, int | None]] = {}
+        with self._read_lock:
+            for key in keys:
+                first = last = None
+                for resolution in (ch.R60, ch.R10):
+                    head = self._rconn.execute(sql + " LIMIT 1", (resolution.step, key)).fetchone()
+                    if head is not None:
+                        first = _held(resolution, head, reverse=False)
+                        break
+                for resolution in (ch.R10, ch.R60) if key in need_last else ():
+                    args = (resolution.step, key)
+                    tail = self._rconn.execute(sql + " DESC LIMIT 1", args).fetchone()
+                    if tail is not None:
+                        last = _held(resolution, tail, reverse=True)
+                        break
+                if first is not None or last is not None:
+                    out[key] = (first, last)
+        return out
+
     # --- writing --------------------------------------------------------------------------
 
     def write(
@@ -155,20 +226,167 @@ class Store:
         return None
 
     def retain(self, now: float) -> None:
-        """Delete what each tier no longer covers (a step of slack keeps the boundary row)."""
+        """Delete what each tier no longer covers (a step of slack keeps the boundary row);
+        a chunk goes when all of it is older (so up to one chunk more is kept)."""
         try:
             with self._write_lock:
                 for tier in TIERS:
                     cutoff = int(now) - tier.span - tier.step
                     self._wconn.execute(f"DELETE FROM {tier.table} WHERE ts < ?", (cutoff,))
+                for r in ch.RESOLUTIONS:
+                    cutoff = int(now) - r.span - r.step
+                    self._wconn.execute(
+                        "DELETE FROM chunks WHERE step = ? AND start + ? <= ?",
+                        (r.step, r.chunk, cutoff),
+                    )
         except sqlite3.Error as exc:
             log.error("history file %s: retention failed (%s)", self.path, exc)
+
+    def compact(self) -> bool:
+        """Move the rows of one chunk that the seal line has passed into ``chunks`` (and
+        their rollups), in one transaction; True when something was moved (call again)."""
+        try:
+            with self._write_lock:
+                for table, resolution in DIRECT.items():
+                    if self._compact_one(table, resolution):
+                        self._compacted()
+                        return True
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: a row of the wrong width
+            if self.compact_error is None:
+                log.error("history file %s: cannot move rows into chunks (%s)", self.path, exc)
+            self.compact_error = str(exc)
+            return False
+        self._compacted()
+        return False
+
+    def _compacted(self) -> None:
+        if self.compact_error is not None:
+            log.warning("history file %s: moving rows into chunks works again", self.path)
+            self.compact_error = None
+
+    def _compact_one(self, table: str, resolution: Resolution) -> bool:
+        conn = self._wconn
+        oldest, newest = conn.execute(f"SELECT min(ts), max(ts) FROM {table}").fetchone()
+        if newest is None:
+            return False
+        seal = newest - newest % SEAL
+        if oldest >= seal:
+            return False
+        start = oldest - oldest % resolution.chunk
+        end = min(start + resolution.chunk, seal)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = conn.execute(
+                f"SELECT ts, layout, avg, min, max FROM {table} WHERE ts < ? ORDER BY ts", (end,)
+            ).fetchall()
+            layouts = {i: json.loads(k) for i, k in conn.execute("SELECT id, keys FROM layouts")}
+            merged = _merge(conn, resolution, start, rows, layouts)
+            if resolution is ch.R60:
+                for rollup in ROLLUPS:
+                    _roll(conn, rollup, start, merged, {ts for ts, *_ in rows})
+            conn.execute(f"DELETE FROM {table} WHERE ts < ?", (end,))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return True
 
     def close(self) -> None:
         with self._write_lock:
             if self._rconn is not self._wconn:
                 self._rconn.close()
             self._wconn.close()
+
+
+_CHUNK_SQL = "SELECT avg, min, max FROM chunks WHERE step = ? AND key = ? AND start = ?"
+_PUT_SQL = "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def _load(conn: sqlite3.Connection, resolution: Resolution, key: str, start: int) -> ch.Series:
+    found = conn.execute(_CHUNK_SQL, (resolution.step, key, start)).fetchone()
+    return ch.empty(resolution) if found is None else ch.decode(resolution, found)
+
+
+def _merge(
+    conn: sqlite3.Connection,
+    resolution: Resolution,
+    start: int,
+    rows: list[Row],
+    layouts: dict[int, list[str]],
+) -> dict[str, ch.Series]:
+    """The rows (all within the chunk at ``start``) laid into each key's chunk, written. A
+    row replaces its bucket for every key of its layout, as INSERT OR REPLACE did."""
+    merged: dict[str, ch.Series] = {}
+    step = resolution.step
+    for layout, group in itertools.groupby(rows, key=lambda row: row[1]):
+        group = list(group)
+        slots = [(ts - start) // step for ts, *_ in group]
+        contiguous = slots[-1] - slots[0] == len(slots) - 1
+        # Transposed at C speed: one tuple per key of the group's values.
+        parts = [list(zip(*(_floats(row[n]) for row in group), strict=True)) for n in (2, 3, 4)]
+        for i, key in enumerate(layouts.get(layout, ())[: len(parts[0])]):
+            columns = [part[i] for part in parts]
+            total = sum(columns[0])
+            if total != total and all(v != v for v in columns[0]):
+                continue  # never a value in these rows: no chunk for it
+            if resolution.exact:
+                columns = [trim_values(c) for c in columns]
+            series = merged.get(key)
+            if series is None:
+                series = merged[key] = _load(conn, resolution, key, start)
+            for dest, values in zip(series, columns, strict=True):
+                if contiguous:
+                    dest[slots[0] : slots[-1] + 1] = values
+                else:
+                    for slot, value in zip(slots, values, strict=True):
+                        dest[slot] = value
+    conn.executemany(
+        _PUT_SQL,
+        [(resolution.step, k, start, *ch.encode(resolution, v)) for k, v in merged.items()],
+    )
+    return merged
+
+
+def _floats(blob: bytes) -> array:
+    values = array("f")
+    values.frombytes(blob)
+    return values
+
+
+def _roll(
+    conn: sqlite3.Connection,
+    rollup: Resolution,
+    start: int,
+    merged: dict[str, ch.Series],
+    stamps: set[int],
+) -> None:
+    """Recompute the rollup buckets the merged rows fall in, from the day's 1 min chunk
+    (at ``start``), into the rollup chunk that holds that day."""
+    home = start - start % rollup.chunk
+    offset = (start - home) // rollup.step
+    slots = {(ts - start) // rollup.step for ts in stamps}
+    first, count = min(slots), max(slots) - min(slots) + 1
+    out = []
+    for key, source in merged.items():
+        series = _load(conn, rollup, key, home)
+        part = ch.rollup(source, rollup, first, count)
+        for dest, values in zip(series, part, strict=True):
+            dest[offset + first : offset + first + count] = values
+        out.append((rollup.step, key, home, *ch.encode(rollup, series)))
+    conn.executemany(_PUT_SQL, out)
+
+
+def _held(resolution: Resolution, found: tuple, reverse: bool) -> int | None:
+    """The start of the first (or last) bucket of a chunk that holds a value."""
+    start, blob = found
+    values = array(resolution.typecode)
+    values.frombytes(blob)
+    order = range(len(values) - 1, -1, -1) if reverse else range(len(values))
+    for i in order:
+        if values[i] == values[i]:
+            return start + i * resolution.step
+    return None
 
 
 def _prepare(conn: sqlite3.Connection) -> None:
@@ -191,11 +409,12 @@ def _prepare(conn: sqlite3.Connection) -> None:
     check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
     if check != "ok":
         raise UnusableFile(f"integrity check: {check}")
+    conn.execute(_CHUNKS)  # a file written before chunks existed: its rows move in later
 
 
 def _create(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN")
-    for statement in _SCHEMA:
+    for statement in (*_SCHEMA, _CHUNKS):
         conn.execute(statement)
     # Blobs are native float32 (array('f')): a file moved to a host of the other byte order
     # would read as noise, so the order is recorded and checked.

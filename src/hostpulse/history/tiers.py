@@ -43,3 +43,21 @@ def plan_step(tier: Tier, since: float, until: float, step: float | None, max_po
     while width // (factor * tier.step) + 2 > cap:
         factor = max(factor + 1, math.ceil(width / (max(1, cap - 2) * tier.step)))
     return factor * tier.step
+
+
+def settle_step(
+    tier: Tier, out: int, asked: int, steps: tuple[tuple[int, int], ...], since: float, now: float
+) -> int:
+    """When ``max_points`` raised the step (``out`` above ``asked``, the step asked for,
+    rounded), raise it at most to twice that, to a multiple of a coarser stored resolution:
+    a 30-day chart then reads 30-minute rollups one to one instead of folding 43,200 rows a
+    key. ``steps``: (step, span) of the stored resolutions, coarsest first."""
+    if tier.step == 1 or out <= asked:
+        return out
+    for step, span in steps:
+        if step <= tier.step or since < now - span - step:
+            continue
+        candidate = math.ceil(out / step) * step
+        if candidate <= 2 * out:
+            return candidate
+    return out
