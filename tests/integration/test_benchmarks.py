@@ -36,3 +36,11 @@ def test_collect_benchmark_prints_every_row():
         "battery collector",
     ):
         assert what in out, out
+
+
+def test_top_processes_benchmark_prints_cost_and_storage():
+    out = run(
+        "benchmarks/top_processes.py", "--reads", "3", "--gap", "0", "--spawn", "5", "--days", "1"
+    )
+    for what in ("% of a core at 10 s", "file size (MiB)", "at() found"):
+        assert what in out, out

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 
 import pytest
 import redis
 
+from proc_support import MARK, start_burner
 from redis_support import REDIS_SERVER, Agent, RedisServer
 from support import Server, get_json, http_get, require, wait_until
 
@@ -22,7 +21,6 @@ require(None if REDIS_SERVER else "redis-server not installed (apt-get install r
 
 HOST = "far"
 INTERVAL = 0.5
-BURN = "while True: pass"
 
 
 def rejected(url: str) -> dict[str, float]:
@@ -41,7 +39,7 @@ def online(url: str) -> bool:
 
 
 def test_an_agents_tables_are_stored_by_the_worker_and_bad_ones_rejected(tmp_path):
-    burner = subprocess.Popen([sys.executable, "-c", BURN, "remote-burner"])
+    burner = None
     server = RedisServer(tmp_path / "redis").start()
     agent = Agent(tmp_path / "agent", server.url(), HOST, INTERVAL).start()
     client = redis.Redis.from_url(server.url())
@@ -50,6 +48,7 @@ def test_an_agents_tables_are_stored_by_the_worker_and_bad_ones_rejected(tmp_pat
     try:
         worker.start()
         wait_until(lambda: online(worker.url), 20, f"{HOST} online")
+        burner = start_burner()
         status, body = processes(worker.url, 0)
         assert status == 404 and "no process table" in body["error"]
         # Malformed tables written by hand into the host's stream, among good samples.
@@ -70,7 +69,7 @@ def test_an_agents_tables_are_stored_by_the_worker_and_bad_ones_rejected(tmp_pat
         assert seen and processes(worker.url, now - 4)[1]["rows"] == [good]
         body = wait_until(table, 25, "the agent's first table")
         top = body["rows"][0]
-        assert top["pid"] == burner.pid and "remote-burner" in top["cmd"], body["rows"][:3]
+        assert top["pid"] == burner.pid and MARK in top["cmd"], body["rows"][:3]
         assert top["cpu"] > 20 and top["name"].startswith("python")
         causes = rejected(worker.url)
         assert causes.get("a process table without a time and a list of rows") == 1, causes
@@ -87,8 +86,9 @@ def test_an_agents_tables_are_stored_by_the_worker_and_bad_ones_rejected(tmp_pat
         assert processes(worker.url, body["ts"])[1]["rows"][0]["pid"] == burner.pid
         assert "Traceback" not in worker.output()
     finally:
-        burner.kill()
-        burner.wait()
+        if burner is not None:
+            burner.kill()
+            burner.wait()
         worker.stop()
         agent.stop()
         server.stop()

@@ -39,6 +39,19 @@ def test_at_is_the_nearest_table_at_or_before():
     assert store.at(T0 + 19.9).ts == T0 + 10.4
     assert store.at(T0 + 10_000).ts == T0 + 20.4  # the newest, however long after
     assert store.at(float("nan")) is None
+    assert store.at(1e300).ts == T0 + 20.4 and store.at(-1e300) is None
+
+
+def test_a_table_is_found_at_its_own_time_held_or_stored(tmp_path):
+    store = ProcessHistory(tmp_path / "h.sqlite", background=False)
+    ts = T0 + 0.123456789
+    store.add(moment(ts, 1.0))
+    found = store.at(ts)
+    assert found.ts == round(ts, 3)  # to the millisecond
+    assert store.at(found.ts) == found  # its own time, as the API hands it out, finds it
+    store.close()
+    again = ProcessHistory(tmp_path / "h.sqlite", background=False)
+    assert again.at(found.ts) == found
 
 
 def test_rows_come_back_as_stored_sorted_by_cpu():

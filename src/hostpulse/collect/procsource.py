@@ -54,14 +54,21 @@ class ProcfsSource:
                     yield stat
 
     def _stat(self, pid: int) -> ProcStat | None:
+        # os.open/os.read, not open(): no buffered file object, half the cost a process
+        # (benchmarks/top_processes.py); one read returns the whole file (< 1 KB).
         try:
-            with open(f"{self._root}/{pid}/stat", "rb") as f:
-                data = f.read()
+            fd = os.open(f"{self._root}/{pid}/stat", os.O_RDONLY)
         except OSError:  # exited between listdir and open
             return None
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # exited since
+            return None
+        finally:
+            os.close(fd)
         # "pid (comm) state …": comm may itself hold spaces and parentheses
         head, _, tail = data.rpartition(b")")
-        fields = tail.split()
+        fields = tail.split(None, 22)  # rss is the 22nd after comm; the rest is not read
         try:
             return ProcStat(
                 pid=pid,

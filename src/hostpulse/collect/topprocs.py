@@ -42,8 +42,6 @@ PERIOD = 10.0
 #: Processes kept by CPU and by memory (their union is the table: at most 2 × TOP rows).
 TOP = 10
 
-_EMPTY = Reading()
-
 
 class TopProcesses:
     name = TABLE
@@ -78,13 +76,13 @@ class TopProcesses:
         """The table when a period has passed since the last read; else nothing."""
         now = self._clock()
         if self._due is not None and now < self._due:
-            return _EMPTY
+            return Reading()
         # The next read a period after this one was due (no drift), or a period from now
         # when the sampler was late by a whole period (no catching up).
         due = now if self._due is None else self._due
         self._due = due + self.period if due + self.period > now else now + self.period
         rows = self.read_now(now)
-        return _EMPTY if rows is None else Reading(tables={TABLE: {"rows": rows}})
+        return Reading() if rows is None else Reading(tables={TABLE: {"rows": rows}})
 
     def read_now(self, now: float | None = None) -> list[dict[str, Any]] | None:
         """Read every process; the rows sorted by CPU (None on the first read: no deltas)."""

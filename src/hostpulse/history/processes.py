@@ -148,7 +148,9 @@ class ProcessHistory:
             if self._closed or not moment.ts > self._newest:
                 return
             self._newest = moment.ts
-            ms = round(moment.ts * 1000)
+            ms = _ms(moment.ts)
+            # Kept to the millisecond, as stored: the same table has one time, held or read.
+            moment = ProcessMoment(ms / 1000, moment.rows)
             self._pending10.append((ms, moment))
             minute = int(moment.ts // 60 * 60)
             if self._minute is None or self._minute[0] != minute:
@@ -169,11 +171,11 @@ class ProcessHistory:
         """The table nearest at or before ``ts`` (epoch seconds), None when there is none."""
         if not math.isfinite(ts):
             return None
-        limit = math.floor(ts * 1000)
+        limit = _ms(max(-1e15, min(ts, 1e15)))  # beyond: no time, and SQLite's integers
         with self._lock:
             held = [m for ms, m in self._pending10 if ms <= limit]
-            held += [m for m in self._pending60.values() if round(m.ts * 1000) <= limit]
-            if self._minute is not None and round(self._minute[1].ts * 1000) <= limit:
+            held += [m for m in self._pending60.values() if _ms(m.ts) <= limit]
+            if self._minute is not None and _ms(self._minute[1].ts) <= limit:
                 held.append(self._minute[1])
             best = max(held, key=lambda m: m.ts, default=None)
             stored = self._stored_at(limit)
@@ -222,7 +224,7 @@ class ProcessHistory:
             minutes = dict(self._pending60)
             if open_minute and self._minute is not None:
                 minutes[self._minute[0]] = self._minute[1]
-            rows60 = [(minute, round(m.ts * 1000), encode(m)) for minute, m in minutes.items()]
+            rows60 = [(minute, _ms(m.ts), encode(m)) for minute, m in minutes.items()]
             error = self.write(rows10, rows60)
             if error is not None:
                 self._hold(error)
@@ -277,14 +279,12 @@ class ProcessHistory:
             row = self._conn.execute(
                 "SELECT minute, ms, data FROM proc60 ORDER BY minute DESC LIMIT 1"
             ).fetchone()
+            newest10 = self._conn.execute("SELECT max(ms) FROM proc10").fetchone()[0]
         except sqlite3.Error:
             return None
         if row is None:
             return None
-        self._newest = row[1] / 1000
-        newest10 = self._conn.execute("SELECT max(ms) FROM proc10").fetchone()[0]
-        if newest10 is not None:
-            self._newest = max(self._newest, newest10 / 1000)
+        self._newest = max(row[1], newest10 or row[1]) / 1000
         return row[0], decode(row[1], row[2])
 
     def close(self) -> None:
@@ -298,6 +298,11 @@ class ProcessHistory:
             self._wake.set()
             self._worker.join()
         self._conn.close()
+
+
+def _ms(ts: float) -> int:
+    """A time as stored: whole milliseconds (``at()`` rounds the same way)."""
+    return round(ts * 1000)
 
 
 def _open(path: str | os.PathLike | None) -> tuple[sqlite3.Connection, str | None]:
