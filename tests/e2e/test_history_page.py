@@ -172,9 +172,9 @@ def test_drag_zoom_sets_url_and_every_chart_reload_back_forward_reset(page):
     page.page.click("[data-testid=zoom-reset]")
     page.page.wait_for_url(re.compile(r"\?range=24h$"))
     wait_window(page, DAY)
-    drag(page, "net-chart", 0.2, 0.4)  # a double click undoes a zoom too
+    drag(page, "load-chart", 0.2, 0.4)  # a double click undoes a zoom too
     page.page.wait_for_url(re.compile(r"\?from=\d+&to=\d+$"))
-    page.page.dblclick("#net-chart .u-over")
+    page.page.dblclick("#load-chart .u-over")
     page.page.wait_for_url(re.compile(r"\?range=24h$"))
     page.page.click("[data-testid=range-live]")
     page.page.wait_for_function(

@@ -18,6 +18,7 @@ function lastValue(arr) {
 }
 
 const nulls = (n) => new Array(n).fill(null);
+const DOUBLE_CLICK_MS = 250;
 
 export class TimeChart {
   /**
@@ -280,12 +281,20 @@ export class TimeChart {
     over.addEventListener("mousedown", (ev) => {
       down = ev.clientX;
     });
-    // A double click undoes a zoom (so does the range bar's "reset zoom").
-    over.addEventListener("dblclick", () => this.board.emit("reset"));
+    // A double click undoes a zoom (so does the range bar's "reset zoom"); its two clicks
+    // must not ask for processes, so a click waits a moment for a second one.
+    let pending = null;
+    over.addEventListener("dblclick", () => {
+      clearTimeout(pending);
+      this.board.emit("reset");
+    });
     over.addEventListener("click", (ev) => {
       if (down === null || Math.abs(ev.clientX - down) > 3) return; // a drag, not a click
       const idx = this.plot.cursor.idx;
-      if (idx !== null && idx !== undefined) this.board.emit("moment", this.plot.data[0][idx]);
+      if (idx === null || idx === undefined) return;
+      const ts = this.plot.data[0][idx];
+      clearTimeout(pending);
+      pending = ev.detail > 1 ? null : setTimeout(() => this.board.emit("moment", ts), DOUBLE_CLICK_MS);
     });
   }
 
