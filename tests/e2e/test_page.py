@@ -93,6 +93,8 @@ def test_reconnects_after_server_restart(browser, tmp_path):
     p = Page(browser, first.url)
     try:
         p.open()
+        # the page's history requests done: one cut by the stop would be logged as an error
+        p.page.wait_for_function("() => window.hostpulse.loader.last !== null", timeout=15000)
         first.stop()
         p.wait_state("disconnected")
         assert "disconnected" in p.text("#conn-state")
