@@ -48,15 +48,18 @@ class Resolution:
         return self.typecode == "d"
 
 
-R10 = Resolution(10, TEN_SECONDS.span, 6 * 3600, "f", TEN_SECONDS.table)
-R60 = Resolution(60, MINUTE.span, 86400, "d", MINUTE.table)
-# Rollup chunks are longer (a week, 30 days: 2,016 and 1,440 buckets), so a long range is a
-# record or two a key; each is a whole number of 1 min chunks (rewritten hourly, as they are).
-R300 = Resolution(300, MINUTE.span, 7 * 86400, "f", MINUTE.table)
-R1800 = Resolution(1800, MINUTE.span, 30 * 86400, "d", MINUTE.table)
+# Chunk lengths weigh a query's records against the writer's rewrites: the 1 min chunk of
+# the current 6 hours is rewritten each hour (8.6 KiB a key), a 10 s chunk is one hour
+# (written once), the rollups a day and a week (a 30-day chart: 5 records a key).
+R10 = Resolution(10, TEN_SECONDS.span, 3600, "f", TEN_SECONDS.table)
+R60 = Resolution(60, MINUTE.span, 6 * 3600, "d", MINUTE.table)
+R300 = Resolution(300, MINUTE.span, 86400, "f", MINUTE.table)
+R1800 = Resolution(1800, MINUTE.span, 7 * 86400, "d", MINUTE.table)
 #: Finest first.
 RESOLUTIONS: tuple[Resolution, ...] = (R10, R60, R300, R1800)
 BY_STEP = {r.step: r for r in RESOLUTIONS}
+# A rollup record holds whole 1 min chunks (store._rolled writes into it at an offset).
+assert all(r.chunk % R60.chunk == 0 for r in (R300, R1800))
 #: Chunks moved from each row table; rollups are computed from the 1 min chunks.
 DIRECT = {TEN_SECONDS.table: R10, MINUTE.table: R60}
 ROLLUPS: tuple[Resolution, ...] = (R300, R1800)
@@ -102,7 +105,7 @@ def place(resolution: Resolution, series: Series, index: int, avg: float, low: f
 
 
 def rollup(source: Series, resolution: Resolution, first: int, count: int) -> Series:
-    """``count`` buckets of ``resolution`` from a day of 1 min buckets, starting at bucket
+    """``count`` buckets of ``resolution`` from a chunk of 1 min buckets, starting at bucket
     ``first`` of the rollup: avg of the 1 min averages present, min of mins, max of maxes
     (so a one-second spike is still the max of its 30 minutes)."""
     k = resolution.step // R60.step

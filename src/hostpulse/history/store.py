@@ -9,7 +9,6 @@ history carries on in an in-memory database. Opening never raises for a bad file
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
@@ -280,10 +279,7 @@ class Store:
                 f"SELECT ts, layout, avg, min, max FROM {table} WHERE ts < ? ORDER BY ts", (end,)
             ).fetchall()
             layouts = {i: json.loads(k) for i, k in conn.execute("SELECT id, keys FROM layouts")}
-            merged = _merge(conn, resolution, start, rows, layouts)
-            if resolution is ch.R60:
-                for rollup in ROLLUPS:
-                    _roll(conn, rollup, start, merged, {ts for ts, *_ in rows})
+            _move(conn, resolution, start, rows, layouts)
             conn.execute(f"DELETE FROM {table} WHERE ts < ?", (end,))
             conn.execute("COMMIT")
         except BaseException:
@@ -308,73 +304,78 @@ def _load(conn: sqlite3.Connection, resolution: Resolution, key: str, start: int
     return ch.empty(resolution) if found is None else ch.decode(resolution, found)
 
 
-def _merge(
+def _move(
     conn: sqlite3.Connection,
     resolution: Resolution,
     start: int,
     rows: list[Row],
     layouts: dict[int, list[str]],
-) -> dict[str, ch.Series]:
-    """The rows (all within the chunk at ``start``) laid into each key's chunk, written. A
-    row replaces its bucket for every key of its layout, as INSERT OR REPLACE did."""
-    merged: dict[str, ch.Series] = {}
+) -> None:
+    """Lay the rows (all within the chunk at ``start``) into each key's chunk and, for 1 min,
+    recompute the rollup buckets they fall in from that chunk; write them. A row replaces
+    its bucket for every key of its layout, as INSERT OR REPLACE did. One key at a time, so
+    only that key's values are Python floats at once (the rows stay packed)."""
     step = resolution.step
-    for layout, group in itertools.groupby(rows, key=lambda row: row[1]):
-        group = list(group)
-        slots = [(ts - start) // step for ts, *_ in group]
-        contiguous = slots[-1] - slots[0] == len(slots) - 1
-        # Transposed at C speed: one tuple per key of the group's values.
-        parts = [list(zip(*(_floats(row[n]) for row in group), strict=True)) for n in (2, 3, 4)]
-        for i, key in enumerate(layouts.get(layout, ())[: len(parts[0])]):
-            columns = [part[i] for part in parts]
-            total = sum(columns[0])
-            if total != total and all(v != v for v in columns[0]):
-                continue  # never a value in these rows: no chunk for it
-            if resolution.exact:
-                columns = [trim_values(c) for c in columns]
-            series = merged.get(key)
-            if series is None:
-                series = merged[key] = _load(conn, resolution, key, start)
-            for dest, values in zip(series, columns, strict=True):
-                if contiguous:
-                    dest[slots[0] : slots[-1] + 1] = values
-                else:
-                    for slot, value in zip(slots, values, strict=True):
-                        dest[slot] = value
-    conn.executemany(
-        _PUT_SQL,
-        [(resolution.step, k, start, *ch.encode(resolution, v)) for k, v in merged.items()],
-    )
-    return merged
+    decoded = [
+        ((ts - start) // step, layout, _floats(avg), _floats(low), _floats(high))
+        for ts, layout, avg, low, high in rows
+    ]
+    index = {layout: {k: i for i, k in enumerate(layouts.get(layout, ()))} for layout in
+             dict.fromkeys(row[1] for row in decoded)}  # fmt: skip
+    keys = dict.fromkeys(k for positions in index.values() for k in positions)
+    rollups = ROLLUPS if resolution is ch.R60 else ()
+    puts = []
+    for key in keys:
+        present = [
+            (slot, i, avg, low, high)
+            for slot, layout, avg, low, high in decoded
+            if (i := index[layout].get(key)) is not None and i < len(avg)
+        ]
+        columns = [[row[n][row[1]] for row in present] for n in (2, 3, 4)]
+        if not any(v == v for v in columns[0]):
+            continue  # never a value in these rows: no chunk for it
+        if resolution.exact:
+            columns = [trim_values(c) for c in columns]
+        slots = [row[0] for row in present]
+        series = _load(conn, resolution, key, start)
+        for dest, values in zip(series, columns, strict=True):
+            if slots[-1] - slots[0] == len(slots) - 1:  # consecutive: one slice
+                dest[slots[0] : slots[-1] + 1] = values
+            else:
+                for slot, value in zip(slots, values, strict=True):
+                    dest[slot] = value
+        puts.append((step, key, start, *ch.encode(resolution, series)))
+        for rollup in rollups:
+            puts.append(_rolled(conn, rollup, key, start, series, slots[0], slots[-1]))
+    conn.executemany(_PUT_SQL, puts)
+
+
+def _rolled(
+    conn: sqlite3.Connection,
+    rollup: Resolution,
+    key: str,
+    start: int,
+    source: ch.Series,
+    first_minute: int,
+    last_minute: int,
+) -> tuple:
+    """The rollup record of ``key`` holding the 1 min chunk at ``start``, its buckets over
+    minutes [first_minute, last_minute] of that chunk recomputed from ``source``."""
+    home = start - start % rollup.chunk
+    offset = (start - home) // rollup.step
+    per = rollup.step // ch.R60.step
+    first, last = first_minute // per, last_minute // per
+    part = ch.rollup(source, rollup, first, last - first + 1)
+    series = _load(conn, rollup, key, home)
+    for dest, values in zip(series, part, strict=True):
+        dest[offset + first : offset + last + 1] = values
+    return (rollup.step, key, home, *ch.encode(rollup, series))
 
 
 def _floats(blob: bytes) -> array:
     values = array("f")
     values.frombytes(blob)
     return values
-
-
-def _roll(
-    conn: sqlite3.Connection,
-    rollup: Resolution,
-    start: int,
-    merged: dict[str, ch.Series],
-    stamps: set[int],
-) -> None:
-    """Recompute the rollup buckets the merged rows fall in, from the day's 1 min chunk
-    (at ``start``), into the rollup chunk that holds that day."""
-    home = start - start % rollup.chunk
-    offset = (start - home) // rollup.step
-    slots = {(ts - start) // rollup.step for ts in stamps}
-    first, count = min(slots), max(slots) - min(slots) + 1
-    out = []
-    for key, source in merged.items():
-        series = _load(conn, rollup, key, home)
-        part = ch.rollup(source, rollup, first, count)
-        for dest, values in zip(series, part, strict=True):
-            dest[offset + first : offset + first + count] = values
-        out.append((rollup.step, key, home, *ch.encode(rollup, series)))
-    conn.executemany(_PUT_SQL, out)
 
 
 def _held(resolution: Resolution, found: tuple, reverse: bool) -> int | None:
