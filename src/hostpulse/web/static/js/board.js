@@ -1,7 +1,8 @@
 // The host page's charts as one board: they share a cursor (uPlot's cursor sync), a zoom
 // (a drag on any chart sets the view of every chart), markers (contract C3: setMarkers) and
 // one redraw per animation frame. requestAnimationFrame does not run in a hidden tab, so a
-// tab in the background draws nothing; what arrived meanwhile is drawn once on return.
+// tab in the background draws nothing; what arrived meanwhile is drawn once on return. A
+// chart scrolled out of sight is not drawn either, until it comes into view.
 
 export const SYNC_KEY = "hostpulse-host";
 
@@ -9,9 +10,14 @@ export class Board {
   constructor() {
     this.charts = new Map(); // name -> chart
     this.dirty = new Set();
+    this.inView = new Set();
+    this.byEl = new Map();
+    this.sight = new IntersectionObserver((entries) => this.onSight(entries), { rootMargin: "200px 0px" });
     this.frame = null;
     this.markers = [];
     this.listeners = new Map();
+    this.live = true; // whether the view is live (main.js keeps it so)
+    this.draws = 0; // charts drawn so far (tests: a hidden tab draws none)
     // A chart drawn while the tab was hidden would be wasted work: drawn on return instead.
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && this.dirty.size) this.schedule();
@@ -42,11 +48,26 @@ export class Board {
 
   add(chart) {
     this.charts.set(chart.name, chart);
+    this.byEl.set(chart.el, chart);
+    this.sight.observe(chart.el);
   }
 
   remove(chart) {
     this.charts.delete(chart.name);
     this.dirty.delete(chart);
+    this.inView.delete(chart);
+    this.byEl.delete(chart.el);
+    this.sight.unobserve(chart.el);
+  }
+
+  onSight(entries) {
+    for (const e of entries) {
+      const chart = this.byEl.get(e.target);
+      if (!chart) continue;
+      if (e.isIntersecting) this.inView.add(chart);
+      else this.inView.delete(chart);
+    }
+    if ([...this.dirty].some((c) => this.inView.has(c))) this.schedule();
   }
 
   /** Every key some chart shows now (what one history request set must cover). */
@@ -66,9 +87,11 @@ export class Board {
     if (this.frame !== null || document.visibilityState === "hidden") return;
     this.frame = requestAnimationFrame(() => {
       this.frame = null;
-      const charts = [...this.dirty];
-      this.dirty.clear();
+      // Out of sight stays dirty: drawn when it comes into view.
+      const charts = [...this.dirty].filter((c) => this.inView.has(c));
+      for (const c of charts) this.dirty.delete(c);
       for (const c of charts) c.draw();
+      this.draws += charts.length;
     });
   }
 

@@ -121,7 +121,9 @@ export function createContainers(live) {
     const since = Number(rangeSel.value);
     const token = ++fetchToken;
     if (!live.host) return;
-    const keys = CHARTS.flatMap((spec) => keysOf(name, spec));
+    // Only keys the host has: asking for one it never had is a 404 for the whole request.
+    const keys = CHARTS.flatMap((spec) => keysOf(name, spec)).filter((k) => live.values.has(k));
+    if (!keys.length) return;
     try {
       const url = `/api/v1/hosts/${encodeURIComponent(live.host)}/history?keys=${keys.map(encodeURIComponent).join(",")}&since=-${since}&step=${STEPS[since] || 1}`;
       const resp = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });

@@ -105,12 +105,12 @@ export function createCpu(live, board) {
     for (const { row } of rows.values()) row.remove();
     rows.clear();
     render(values, null);
-    heatmap.setCores(values.keys());
+    if (board.live) heatmap.setCores(values.keys());
   });
   live.on("sample", ({ values, changed, gone, full }) => {
     removeGone(gone);
     render(values, full ? null : changed);
-    // a core that came or went: the heatmap's rows change, and its history is asked again
-    if ((full || gone.length) && heatmap.setCores(values.keys())) board.emit("reload", [heatmap]);
+    // live, a core that came or went changes the heatmap's rows (its history is asked again)
+    if (board.live && (full || gone.length) && heatmap.setCores(values.keys())) board.emit("reload", [heatmap]);
   });
 }

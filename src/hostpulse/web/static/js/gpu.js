@@ -123,8 +123,11 @@ export function createGpus(live) {
   async function loadHistory(index, card) {
     if (!live.host) return;
     const keys = ["util", "mem_used", "mem_total"].map((f) => `gpu.${index}.${f}`);
+    // Only keys the host has: asking for one it never had is a 404 for the whole request.
+    const asked = keys.filter((k) => live.values.has(k));
+    if (!asked.length) return;
     try {
-      const url = `/api/v1/hosts/${encodeURIComponent(live.host)}/history?keys=${keys.map(encodeURIComponent).join(",")}&since=-${HISTORY_SECONDS}&step=1`;
+      const url = `/api/v1/hosts/${encodeURIComponent(live.host)}/history?keys=${asked.map(encodeURIComponent).join(",")}&since=-${HISTORY_SECONDS}&step=1`;
       const resp = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
       if (!resp.ok) return;
       const body = await resp.json();

@@ -36,6 +36,7 @@ export class CoreHeatmap {
     this.info.textContent = "per core: hover for a value";
     el.append(this.canvas, this.cursor, this.info);
     el.tabIndex = 0;
+    el.hidden = true;
     el.dataset.chart = name;
     this.canvas.addEventListener("mousemove", (ev) => this.hover(ev));
     this.canvas.addEventListener("mouseleave", () => this.hover(null));
@@ -44,6 +45,7 @@ export class CoreHeatmap {
       if (at) this.board.emit("moment", at.ts);
     });
     board.on("cursor", (ts) => this.follow(ts));
+    board.on("keys", (keys) => this.setCores(keys));
     this.ro = new ResizeObserver(() => this.invalidate());
     this.ro.observe(el);
     board.add(this);
@@ -54,6 +56,8 @@ export class CoreHeatmap {
     const cores = [...keys].map((k) => CORE.exec(k)).filter(Boolean).map((m) => Number(m[1])).sort((a, b) => a - b);
     if (cores.join() === this.cores.join()) return false;
     this.cores = cores;
+    // Hidden without cores; not in draw(): a hidden element never comes into view to be drawn.
+    this.el.hidden = cores.length === 0;
     this.ts = [];
     this.rows = cores.map(() => []);
     this.invalidate();
@@ -105,7 +109,6 @@ export class CoreHeatmap {
 
   draw() {
     const n = this.cores.length;
-    this.el.hidden = n === 0;
     if (!n) return;
     const width = Math.max(160, this.el.clientWidth);
     const rowPx = n > 32 ? 3 : n > 8 ? 6 : 12;
@@ -128,7 +131,8 @@ export class CoreHeatmap {
     ctx.textBaseline = "middle";
     const every = Math.ceil(n / Math.max(1, Math.floor(height / 12)));
     this.cores.forEach((c, i) => {
-      if (i % every === 0) ctx.fillText(`core ${c}`, 8, i * rowPx + rowPx / 2);
+      const y = i * rowPx + rowPx / 2;
+      if (i % every === 0 && (y >= 5 || n <= 8)) ctx.fillText(`core ${c}`, 8, Math.max(5, y));
     });
     const m = this.ts.length;
     if (!m) return;
@@ -199,6 +203,6 @@ export class CoreHeatmap {
 
   summary() {
     const [a, b] = this.range();
-    return { name: this.name, keys: this.keys, points: this.ts.length, first: this.ts[0] ?? null, last: this.ts[this.ts.length - 1] ?? null, xmin: a, xmax: b, tier: this.tier, live: this.live, markers: 0 };
+    return { name: this.name, keys: this.keys, points: this.ts.length, first: this.ts[0] ?? null, last: this.ts[this.ts.length - 1] ?? null, xmin: a, xmax: b, drawn: [a, b], tier: this.tier, live: this.live, markers: 0 };
   }
 }

@@ -4,18 +4,43 @@
 // at 1 s and then replays what arrived while the request was out.
 
 export const MAX_KEYS = 64; // web/api.py MAX_KEYS
-const TARGET_POINTS = 1000; // about a point per pixel of a wide chart
+const TARGET_POINTS = 1500; // about a point per pixel of a wide chart
+// Steps that line up with what the history keeps (1 s, 10 s, 1 min and its 5 and 30 min
+// rollups): a step off that ladder (2,640 s) makes the server fold 1 min points itself,
+// ~80× the work of reading the 30 min rollup for 30 days of 64 keys.
+const STEPS = [1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400];
 const REPLAY = 30; // samples kept for the replay
 
 export class Loader {
-  constructor({ host, board, view, known }) {
+  constructor({ host, board, view, current }) {
     this.host = host;
     this.board = board;
     this.view = view;
-    this.known = known; // () => Set of the keys the host has
+    this.current = current; // () => the keys of the live sample
+    this.held = new Set(); // keys with history (GET /keys); a key asked outside both is a 404
     this.recent = [];
     this.serial = 0;
     this.last = null; // figures of the last full load (tests, the report)
+  }
+
+  /** The keys the host has now or has history of. */
+  known() {
+    const keys = new Set(this.current());
+    for (const k of this.held) keys.add(k);
+    return keys;
+  }
+
+  /** Ask which keys the host has history of (contract C1: GET /api/v1/hosts/<id>/keys). */
+  async fetchKeys() {
+    try {
+      const resp = await fetch(`/api/v1/hosts/${encodeURIComponent(this.host)}/keys`, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (!resp.ok) return this.held;
+      const body = await resp.json();
+      if (body && Array.isArray(body.keys)) this.held = new Set(body.keys.map((k) => k && k.key).filter((k) => typeof k === "string"));
+    } catch (err) {
+      console.warn("hostpulse: keys request failed", err);
+    }
+    return this.held;
   }
 
   /** Remember a live sample, for the replay after a load. */
@@ -28,7 +53,8 @@ export class Loader {
   params() {
     const [since, until] = this.view.window();
     if (this.view.live) return { since: -300, until: null, step: 1, window: [since, until] };
-    const step = Math.max(1, Math.ceil((until - since) / TARGET_POINTS));
+    const wanted = (until - since) / TARGET_POINTS;
+    const step = STEPS.find((s) => s >= wanted) || STEPS[STEPS.length - 1];
     return { since: Math.floor(since), until: Math.ceil(until), step, window: [since, until] };
   }
 
@@ -65,6 +91,7 @@ export class Loader {
     } catch (err) {
       console.warn("hostpulse: history request failed", err);
     }
+    const fetched = performance.now();
     const merged = { ts: [], tier: "1s", step: p.step, series: {} };
     for (const body of bodies) {
       if (!body || !Array.isArray(body.ts)) continue;
@@ -84,7 +111,9 @@ export class Loader {
     }
     // Drawn in the board's next frame; this one runs right after it.
     await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-    const figures = { ms: performance.now() - started, charts: mine.length, keys: keys.length, requests: chunks.length, points: merged.ts.length, tier: merged.tier, step: merged.step };
+    // ms: asked to drawn; fetchMs of it waiting for the server; drawMs the page's own part
+    const done = performance.now();
+    const figures = { ms: done - started, fetchMs: fetched - started, drawMs: done - fetched, span: p.window[1] - p.window[0], charts: mine.length, keys: keys.length, requests: chunks.length, points: merged.ts.length, tier: merged.tier, step: merged.step };
     if (charts.length === this.board.charts.size) this.last = figures;
     this.board.emit("loaded", figures);
     return figures;

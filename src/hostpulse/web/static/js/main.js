@@ -53,17 +53,26 @@ function header(live) {
 /** The board follows the view: live appends samples; any other window is loaded whole. */
 function wire(live, board, view, loader) {
   let started = false;
-  const loadAll = () => loader.load();
+  // Live shows the keys of the sample; a past window also those the host had then.
+  const loadAll = () => {
+    board.live = view.live;
+    board.emit("keys", view.live ? new Set(live.values.keys()) : loader.known());
+    return loader.load();
+  };
   board.on("zoom", (a, b) => view.zoom(a, b));
+  board.on("reset", () => {
+    if (view.zoomed) view.resetZoom();
+  });
   board.on("reload", (charts) => {
     if (started) loader.load(charts);
   });
   view.on(() => {
     if (started) loadAll();
   });
-  live.on("hello", ({ history }) => {
+  live.on("hello", async ({ history }) => {
     // First paint from the hello's history (the overview keys), then every chart's keys.
     if (view.live && history) for (const c of board.charts.values()) if (c.keys.some((k) => history.series && k in history.series)) c.setHistory(history);
+    await loader.fetchKeys();
     started = true;
     loadAll();
   });
@@ -89,7 +98,7 @@ function start() {
   const live = new Live({ host: document.body.dataset.fleet ? host : null });
   const board = new Board();
   const view = new View(() => live.serverNow());
-  const loader = new Loader({ host, board, view, known: () => new Set(live.values.keys()) });
+  const loader = new Loader({ host, board, view, current: () => live.values.keys() });
   // For tests, debugging and other parts of the page (the alerts UI draws markers).
   window.hostpulse = {
     live,

@@ -2,7 +2,8 @@
 // it is open and the page visible, the page sends watch {panels: ["processes"]}; closed or
 // hidden, watch {panels: []}. Any column sorts (click its header; again to reverse), and a
 // filter keeps the rows whose name or user holds the text. The table keeps a fixed pool of
-// rows and rewrites only cells whose text changed.
+// rows and rewrites only cells whose text changed, and only while it is in view (scrolled
+// out of sight, the newest table is kept and shown when it comes back).
 import { h, setHidden, setText } from "./dom.js";
 import { bytes, DASH } from "./format.js";
 import { filterRows, sortRows, unionRows } from "./sorting.js";
@@ -12,6 +13,7 @@ const COLUMNS = ["pid", "name", "user", "cpu", "mem", "rss", "gpu", "state", "cm
 // The field of a row each column sorts by; text columns sort A–Z first.
 const FIELD = { mem: "mem_percent", gpu: "gpu_mem" };
 const TEXT = new Set(["name", "user", "state", "cmd"]);
+const MAX_ROWS = 25; // of the union of the two top tables, after sorting and filtering
 
 function stored(key) {
   try {
@@ -42,7 +44,12 @@ export function createProcesses(live) {
   let descending = true;
   let last = null;
   let watching = null;
+  let inView = false;
   const pool = [];
+  new IntersectionObserver((entries) => {
+    inView = entries[entries.length - 1].isIntersecting;
+    if (inView) render();
+  }).observe(details);
 
   function rowAt(i) {
     while (pool.length <= i) {
@@ -79,9 +86,9 @@ export function createProcesses(live) {
   }
 
   function render() {
-    if (!last) return;
+    if (!last || !inView) return;
     const all = unionRows(last.by_cpu, last.by_memory);
-    const rows = sortRows(filterRows(all, filter.value), FIELD[sortBy] || sortBy, descending);
+    const rows = sortRows(filterRows(all, filter.value), FIELD[sortBy] || sortBy, descending).slice(0, MAX_ROWS);
     setText(count, typeof last.count === "number" ? `${last.count} processes` : "");
     const gpu = all.some((p) => "gpu_mem" in p);
     setHidden(gpuHead, !gpu);

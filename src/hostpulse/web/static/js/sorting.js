@@ -1,13 +1,16 @@
 // Sorting and filtering process rows, shared by the live table and the one of a moment.
 
-/** A copy of ``rows`` sorted by ``column`` (numbers high first, text A–Z; missing last). */
+/** A copy of ``rows`` sorted by ``column``; missing values last, and in a column of numbers
+ * anything that is not one (a bad row) last too. */
 export function sortRows(rows, column, descending) {
   const numeric = (v) => typeof v === "number" && Number.isFinite(v);
+  const numbers = rows.some((p) => numeric(p[column]));
+  const absent = (v) => v === null || v === undefined || (numbers && !numeric(v));
   return [...rows].sort((a, b) => {
     const x = a[column];
     const y = b[column];
-    const mx = x === null || x === undefined;
-    const my = y === null || y === undefined;
+    const mx = absent(x);
+    const my = absent(y);
     if (mx || my) return mx && my ? 0 : mx ? 1 : -1;
     const order = numeric(x) && numeric(y) ? x - y : String(x).localeCompare(String(y));
     return descending ? -order : order;

@@ -18,6 +18,7 @@ function lastValue(arr) {
 }
 
 const nulls = (n) => new Array(n).fill(null);
+const DOUBLE_CLICK_MS = 250;
 
 export class TimeChart {
   /**
@@ -42,6 +43,7 @@ export class TimeChart {
     this.empty = document.createElement("div");
     this.empty.className = "tc-empty muted small";
     this.empty.textContent = "no data in this window";
+    this.empty.hidden = true; // until drawn: a chart out of sight has not looked yet
     this.build();
     this.ro = new ResizeObserver(() => this.resize());
     this.ro.observe(el);
@@ -68,7 +70,7 @@ export class TimeChart {
     const text = cssVar("--fg-muted", "#666");
     const grid = cssVar("--grid", "#ddd");
     const span = (u) => (u.scales.x.max ?? 0) - (u.scales.x.min ?? 0);
-    const useries = [{ value: (u, v) => (v === null || v === undefined ? "now" : momentText(v, span(u))) }];
+    const useries = [{ value: (u, v) => (v === null || v === undefined ? (this.live ? "now" : "latest") : momentText(v, span(u))) }];
     const bands = [];
     let below = null;
     series.forEach((s, i) => {
@@ -258,7 +260,11 @@ export class TimeChart {
   /** For tests and debugging: what the chart holds and shows. */
   summary() {
     const x = this.plot.scales.x;
-    return { name: this.name, keys: this.keys, points: this.ts.length, first: this.ts[0] ?? null, last: this.ts[this.ts.length - 1] ?? null, xmin: x.min, xmax: x.max, tier: this.tier, live: this.live, markers: this.markersDrawn || 0 };
+    const first = this.ts[0] ?? null;
+    const last = this.ts[this.ts.length - 1] ?? null;
+    const [xmin, xmax] = this.xWindow || [first, last];
+    // xmin/xmax: the window it shows when drawn; drawn: what it showed when last drawn
+    return { name: this.name, keys: this.keys, points: this.ts.length, first, last, xmin, xmax, drawn: [x.min ?? null, x.max ?? null], shown: this.el.offsetParent !== null, tier: this.tier, live: this.live, markers: this.markersDrawn || 0 };
   }
 
   // --- interaction -------------------------------------------------------------------
@@ -275,10 +281,20 @@ export class TimeChart {
     over.addEventListener("mousedown", (ev) => {
       down = ev.clientX;
     });
+    // A double click undoes a zoom (so does the range bar's "reset zoom"); its two clicks
+    // must not ask for processes, so a click waits a moment for a second one.
+    let pending = null;
+    over.addEventListener("dblclick", () => {
+      clearTimeout(pending);
+      this.board.emit("reset");
+    });
     over.addEventListener("click", (ev) => {
       if (down === null || Math.abs(ev.clientX - down) > 3) return; // a drag, not a click
       const idx = this.plot.cursor.idx;
-      if (idx !== null && idx !== undefined) this.board.emit("moment", this.plot.data[0][idx]);
+      if (idx === null || idx === undefined) return;
+      const ts = this.plot.data[0][idx];
+      clearTimeout(pending);
+      pending = ev.detail > 1 ? null : setTimeout(() => this.board.emit("moment", ts), DOUBLE_CLICK_MS);
     });
   }
 
@@ -287,9 +303,10 @@ export class TimeChart {
     const ts = u.data[0];
     if (!ts.length) return;
     let idx = u.cursor.idx ?? ts.length - 1;
-    if (ev.key === "ArrowLeft" || ev.key === "ArrowRight") {
-      const by = ev.shiftKey ? 10 : 1;
-      idx = Math.max(0, Math.min(ts.length - 1, idx + (ev.key === "ArrowLeft" ? -by : by)));
+    const moves = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity };
+    if (ev.key in moves) {
+      const by = moves[ev.key] * (ev.shiftKey ? 10 : 1);
+      idx = Math.max(0, Math.min(ts.length - 1, idx + by));
       u.setCursor({ left: u.valToPos(ts[idx], "x"), top: u.over.clientHeight / 2 }, true, true);
     } else if (ev.key === "Enter" || ev.key === " ") {
       this.board.emit("moment", ts[idx]);
