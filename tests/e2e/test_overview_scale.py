@@ -19,7 +19,8 @@ from hostpulse.sample import Sample
 from redis_support import REDIS_SERVER, RedisServer
 from support import ARTIFACTS, Page, Server, browser_missing, require
 
-pytestmark = pytest.mark.e2e
+# 300 hosts for half a minute: a scale check, in the slow tier (make test-slow, run by CI).
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 require(browser_missing())
 require(None if REDIS_SERVER else "redis-server not installed (apt-get install redis-server)")
 
