@@ -67,7 +67,7 @@ def test_a_firing_alert_shows_on_the_host_page_and_is_notified(browser, tmp_path
             event = page.locator("[data-testid=alert-event][data-state=firing]").first
             expect(event).to_be_visible()
             href = event.get_by_test_id("alert-event-link").get_attribute("href")
-            assert re.fullmatch(r"/\?from=\d+&to=\d+", href), href  # C3, one host: on /
+            assert re.fullmatch(r"/\?from=\d+&to=\d+", href), href  # one host: the window on /
             page.wait_for_function("() => window.hostpulse.board.markers.length >= 2")
             kinds = page.evaluate("() => window.hostpulse.board.markers.map((m) => m.kind)")
             assert set(kinds) == {"firing"}
@@ -129,7 +129,7 @@ def test_the_overview_card_shows_the_alert_count_and_the_filter_keeps_it(browser
         )
         page.get_by_test_id("alert-events").locator("summary").click()
         href = page.get_by_test_id("alert-event-link").first.get_attribute("href")
-        assert re.fullmatch(r"/host/busy-1\?from=\d+&to=\d+", href), href  # C3
+        assert re.fullmatch(r"/host/busy-1\?from=\d+&to=\d+", href), href  # the window link
         titles = sorted(m["title"] for m in hook.wait_for(2, timeout=15))
         assert titles == [
             "[CRITICAL] always-busy on busy-1 cpu.total",

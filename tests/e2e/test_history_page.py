@@ -2,7 +2,7 @@
 file was seeded with 30 days of generated data (tests/history_seed.py) before it started.
 
 Ranges, drag-zoom, the URL (reload, back/forward), a click on a chart showing the seeded
-process of that moment, the CSV link against the API's JSON, markers (contract C3) and the
+process of that moment, the CSV link against the API's JSON, markers (setMarkers) and the
 processes panel. Figures (time to draw 24 h and 30 d) go to test-artifacts/, never into an
 assertion.
 """

@@ -47,7 +47,7 @@ def test_a_firing_message_says_host_rule_value_how_long_top_five_and_the_window_
     assert "over 90 % for 5 min" in body
     assert [f"proc{i}" in body for i in range(7)] == [True] * 5 + [False] * 2
     assert "100 proc0 (alice): 90 % CPU" in body
-    # The C3 link shape, the host id quoted, 15 min either side of the episode.
+    # The window link's shape, the host id quoted, 15 min either side of the episode.
     link = (
         f"https://dash.example.com/host/web%201?from={int(SINCE) - 900}&to={int(SINCE) + 312 + 900}"
     )

@@ -136,7 +136,7 @@ class Alerts:
     # --- for the web layer ------------------------------------------------------------------
 
     def firing(self, host_id: str | None = None) -> list[dict[str, Any]]:
-        """The alerts firing now (C6's A shape), newest first."""
+        """The alerts firing now (as GET /api/v1/alerts lists them), newest first."""
         evaluators = (
             [self._evaluators[host_id]] if host_id in self._evaluators
             else [] if host_id is not None else list(self._evaluators.values())
@@ -150,7 +150,7 @@ class Alerts:
         return found
 
     def events(self, **filters: Any) -> list[dict[str, Any]]:
-        """Recorded transitions (C6's E shape), newest first."""
+        """Recorded transitions (as GET /api/v1/alerts lists them), newest first."""
         return [_event_view(row) for row in self.store.events(**filters)]
 
     @property

@@ -1,6 +1,6 @@
 // Alerts on the host page: the alerts firing now above the panels, the panel (and the
 // filesystem row) each one is about marked, a marker on every chart where an alert fired and
-// resolved (contract C3: setMarkers), and the recent events, each linking to its window.
+// resolved (setMarkers), and the recent events, each linking to its window.
 //
 // Cheap by design: the whole event list (30 days, at most 500) is fetched once; then every
 // 10 s while the tab is visible one small request brings what fires now and the events of

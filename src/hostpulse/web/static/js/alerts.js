@@ -1,6 +1,6 @@
 // What the host page and the overview share about alerts: GET /api/v1/alerts polled while
 // the tab is visible (docs/API.md), severities, values as people read them, the window
-// link of an episode (contract C3) and which panel a metric key belongs to.
+// link of an episode (/host/<id>?from=&to=) and which panel a metric key belongs to.
 
 const VISIBLE = () => document.visibilityState === "visible";
 export const POLL_MS = 10000;

@@ -1,5 +1,5 @@
 // The host page's charts as one board: they share a cursor (uPlot's cursor sync), a zoom
-// (a drag on any chart sets the view of every chart), markers (contract C3: setMarkers) and
+// (a drag on any chart sets the view of every chart), markers (setMarkers) and
 // one redraw per animation frame. requestAnimationFrame does not run in a hidden tab, so a
 // tab in the background draws nothing; what arrived meanwhile is drawn once on return. A
 // chart scrolled out of sight is not drawn either, until it comes into view.
@@ -95,7 +95,7 @@ export class Board {
     });
   }
 
-  /** Contract C3: vertical markers on every chart, [{ts, kind: "firing"|"resolved", label}]. */
+  /** Vertical markers on every chart, [{ts, kind: "firing"|"resolved", label}]. */
   setMarkers(list) {
     this.markers = (Array.isArray(list) ? list : [])
       .filter((m) => m && typeof m.ts === "number" && Number.isFinite(m.ts))

@@ -30,7 +30,7 @@ export class Loader {
     return keys;
   }
 
-  /** Ask which keys the host has history of (contract C1: GET /api/v1/hosts/<id>/keys). */
+  /** Ask which keys the host has history of (GET /api/v1/hosts/<id>/keys). */
   async fetchKeys() {
     try {
       const resp = await fetch(`/api/v1/hosts/${encodeURIComponent(this.host)}/keys`, { headers: { Accept: "application/json" }, credentials: "same-origin" });

@@ -1,5 +1,5 @@
 // "Which process did it": a click on any chart (or Enter on a focused one) asks
-// GET /api/v1/hosts/<id>/processes?at=<ts> (contract C2) and shows the stored top processes
+// GET /api/v1/hosts/<id>/processes?at=<ts> (docs/API.md) and shows the stored top processes
 // of that moment in a panel beside the charts, sortable and filterable like the live table.
 import { h, setHidden, setText } from "./dom.js";
 import { bytes, DASH } from "./format.js";

@@ -318,7 +318,7 @@ export class TimeChart {
     ev.preventDefault();
   }
 
-  /** Contract C3: the board's markers, a vertical line each, redrawn with every draw. */
+  /** The board's markers, a vertical line each, redrawn with every draw. */
   drawMarkers(u) {
     const markers = this.board.markers;
     this.markersDrawn = 0;

@@ -1,4 +1,4 @@
-// The time window a host page shows, and the URL that pins it (contract C3):
+// The time window a host page shows, and the URL that pins it:
 //   no parameter          live: the last 5 minutes, appended to as samples arrive
 //   ?range=1h|6h|24h|7d|30d   the last hour … 30 days, as of when it was chosen
 //   ?from=<s>&to=<s>      a fixed window in epoch seconds (a zoom, a custom range, a link)
