@@ -192,24 +192,24 @@ class Boundary:
         if not now - MAX_AGE_SECONDS <= ts <= now + MAX_SKEW_SECONDS:
             self.reject(host, "a process table from the future or older than history keeps")
             return None
-        good = []
-        for row in rows:
-            clean = top_row(row)
-            if clean is None:
-                self.reject(host, "a process-table row of the wrong shape", repr(row)[:80])
-            else:
-                good.append(clean)
+        good = self._kept(host, rows, top_row, "a process-table row of the wrong shape")
         return ProcessMoment.of(ts, good)
 
     def rows(self, host: str, rows: list[Any]) -> list[dict[str, Any]]:
         """The process rows of the documented shape; others dropped."""
+        return self._kept(host, rows, process_row, "a process row of the wrong shape")
+
+    def _kept(
+        self, host: str, rows: list[Any], clean: Callable[[Any], dict | None], cause: str
+    ) -> list[dict[str, Any]]:
+        """``clean(row)`` of every row it accepts; each one it refuses counted as ``cause``."""
         good = []
         for row in rows:
-            clean = process_row(row)
-            if clean is None:
-                self.reject(host, "a process row of the wrong shape", repr(row)[:80])
+            kept = clean(row)
+            if kept is None:
+                self.reject(host, cause, repr(row)[:80])
             else:
-                good.append(clean)
+                good.append(kept)
         return good
 
 
