@@ -414,6 +414,7 @@ class History:
                 for ts, layout, *_ in rows:
                     seen(layout, ts, ts)
             index = {layout: self._layouts.keys_of(layout) for layout in self._layouts.ids()}
+            known = self._layouts.all_keys()
         for layout, first, last in self._store.layout_spans():
             seen(layout, first, last)
         rows: dict[str, tuple[int, int]] = {}
@@ -422,7 +423,6 @@ class History:
                 held = rows.get(key)
                 rows[key] = (first, last) if held is None else (
                     min(held[0], first), max(held[1], last))  # fmt: skip
-        known = {k for keys in index.values() for k in keys}
         chunked = self._store.key_extents(sorted(known), need_last=known - set(rows))
         ranges = dict(rows)
         for key, (first, last) in chunked.items():
