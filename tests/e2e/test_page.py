@@ -14,6 +14,7 @@ import re
 import socket
 import time
 
+import psutil
 import pytest
 
 from support import Page, Server, browser_missing, get_json, require
@@ -71,6 +72,19 @@ def test_processes_panel_watches_only_while_open(page):
     page.page.click("#processes-panel summary")  # closed: rows hidden, no more updates
     page.wait_ticks(2)
     assert page.page.locator("tr[data-testid=process-row]:visible").count() == 0
+    assert page.problems == []
+
+
+def test_swap_row_says_no_swap_only_when_the_host_has_none(page):
+    """No swap: the words "no swap", and neither numbers, a percentage nor an empty bar."""
+    page.open()
+    page.wait_ticks(2)
+    has_swap = psutil.swap_memory().total > 0
+    visible = page.page.is_visible
+    assert visible("#swap-none") is not has_swap
+    assert visible("#swap-numbers") is has_swap
+    assert visible("#swap-percent") is has_swap
+    assert visible("#swap-row .bar") is has_swap
     assert page.problems == []
 
 

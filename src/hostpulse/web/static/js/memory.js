@@ -54,6 +54,8 @@ export function createMemory(live, board) {
       el("swap-row").classList.toggle("is-empty", !swap);
       setHidden(el("swap-numbers"), !swap);
       setHidden(el("swap-none"), swap);
+      setHidden(el("swap-percent"), !swap); // no "0.0 %" and no empty bar beside "no swap"
+      setHidden(el("swap-bar").parentElement, !swap);
       setHidden(swapChart.el, !swap);
     }
   }
