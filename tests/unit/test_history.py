@@ -336,7 +336,7 @@ def test_queries_while_the_writer_moves_rows_into_chunks_see_every_minute_once(c
         feed(history, clock, T0 + first, 600)
         deadline = time.monotonic() + 10
         while history._due and time.monotonic() < deadline:
-            history._wake.set()  # the last buckets closed after the writer's last wake-up
+            history._writer.wake()  # the last buckets closed after the writer's last wake-up
             time.sleep(0.002)
     history.flush()
     done.set()

@@ -23,6 +23,7 @@ from hostpulse.history.layouts import Layouts
 from hostpulse.history.ring import Ring
 from hostpulse.history.store import Store, log
 from hostpulse.history.tiers import COARSE, MINUTE, SECOND, Tier
+from hostpulse.history.writer import Writer
 from hostpulse.sample import Sample
 
 #: _slot_for's answer for a sample whose second already holds one (a sub-second sampler).
@@ -77,12 +78,7 @@ class History:
         self._reload()
         # Closing buckets and writing SQLite cost milliseconds: a writer thread does it so
         # add() stays cheap. Without it (tests, tools) add() does it inline when a batch is due.
-        self._wake = threading.Event()
-        self._worker: threading.Thread | None = None
-        if background:
-            self._worker = threading.Thread(target=self._run, name="hostpulse-history")
-            self._worker.daemon = True
-            self._worker.start()
+        self._writer = Writer("hostpulse-history", self._write_behind) if background else None
 
     @property
     def path(self) -> str | None:
@@ -116,12 +112,12 @@ class History:
                 self._written_at = slot
             elif slot - self._written_at >= self._batch_seconds:
                 self._written_at = slot
-                if self._worker is None:
+                if self._writer is None:
                     self._maintain()
                     if self.write_error is None:
                         self._store.compact()  # one step per batch
                 else:
-                    self._wake.set()
+                    self._writer.wake()
 
     def _slot_for(self, ts: float) -> int | object | None:
         """The second a sample fills; None to drop it; FILLED when its second is taken.
@@ -174,17 +170,15 @@ class History:
             while len(self._trimmed) > _TRIMMED_ROWS:
                 del self._trimmed[next(iter(self._trimmed))]
 
-    def _run(self) -> None:
-        while not self._closed:
-            self._wake.wait()
-            self._wake.clear()
-            with self._lock:
-                if not self._closed:
-                    self._maintain()
-            # Moving rows into chunks touches only SQLite (its own lock): add() and queries
-            # go on meanwhile. One chunk per step, so close() waits at most for one.
-            while not self._closed and self.write_error is None and self._store.compact():
-                pass
+    def _write_behind(self) -> None:
+        """The writer thread's job, each time add() closes a batch."""
+        with self._lock:
+            if not self._closed:
+                self._maintain()
+        # Moving rows into chunks touches only SQLite (its own lock): add() and queries
+        # go on meanwhile. One chunk per step, so close() waits at most for one.
+        while not self._closed and self.write_error is None and self._store.compact():
+            pass
 
     def _maintain(self) -> None:
         """Aggregate closed buckets, then write; called with the lock held."""
@@ -260,9 +254,8 @@ class History:
             if self._closed:
                 return
             self._closed = True
-        if self._worker is not None:
-            self._wake.set()
-            self._worker.join()
+        if self._writer is not None:
+            self._writer.stop()
         self._store.close()
 
     def _reload(self) -> None:

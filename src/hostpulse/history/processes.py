@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from hostpulse.history.writer import Writer
 from hostpulse.sample import Sample
 
 log = logging.getLogger("hostpulse.history")
@@ -126,12 +127,7 @@ class ProcessHistory:
         self.write_error: str | None = None
         #: Tables given up while the file could not be written, past MAX_HELD.
         self.lost = 0
-        self._wake = threading.Event()
-        self._worker: threading.Thread | None = None
-        if background:
-            self._worker = threading.Thread(target=self._run, name="hostpulse-proc-history")
-            self._worker.daemon = True
-            self._worker.start()
+        self._writer = Writer("hostpulse-proc-history", self._write_behind) if background else None
 
     # --- in ------------------------------------------------------------------------------
 
@@ -160,10 +156,10 @@ class ProcessHistory:
             elif moment.busy > self._minute[1].busy:
                 self._minute = (minute, moment)
         # One small transaction a table (every 10 s): nothing to gain from batching more.
-        if self._worker is None:
+        if self._writer is None:
             self.flush(open_minute=False)
         else:
-            self._wake.set()
+            self._writer.wake()
 
     # --- out -----------------------------------------------------------------------------
 
@@ -207,12 +203,9 @@ class ProcessHistory:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while not self._closed:
-            self._wake.wait()
-            self._wake.clear()
-            if not self._closed:
-                self.flush(open_minute=False)
+    def _write_behind(self) -> None:
+        """The writer thread's job, after each add()."""
+        self.flush(open_minute=False)
 
     def flush(self, open_minute: bool = True) -> None:
         """Write what is pending; with ``open_minute`` also the minute being filled, as it
@@ -294,9 +287,8 @@ class ProcessHistory:
             if self._closed:
                 return
             self._closed = True
-        if self._worker is not None:
-            self._wake.set()
-            self._worker.join()
+        if self._writer is not None:
+            self._writer.stop()
         self._conn.close()
 
 
