@@ -284,13 +284,13 @@ def test_any_sampler_interval_keeps_time_order_without_drift_or_drops(interval):
         assert None not in got["series"]["cpu.total"]["avg"][1:-1]
 
 
-def test_known_keys_and_the_span_each_key_holds(clock):
+def test_unknown_keys_and_the_span_each_key_holds(clock):
     history = History(clock=clock)
     feed(
         history, clock, T0, 120, lambda ts: {"a.x": 1.0, **({"b.y": 2.0} if ts >= T0 + 60 else {})}
     )
     history.flush()
-    assert history.known_keys() == {"a.x", "b.y"}
+    assert history.unknown_keys(["b.y", "a.z", "a.x", "c"]) == ["a.z", "c"]
     ranges = history.key_ranges()
     assert ranges["a.x"] == (T0, T0 + 119)
     assert ranges["b.y"] == (T0 + 60, T0 + 119)
@@ -307,7 +307,7 @@ def test_key_ranges_survive_a_restart(clock, tmp_path):
     feed(history, clock, T0, 90)
     history.close()
     again = History(tmp_path / "h.sqlite", clock=clock, background=False)
-    assert again.known_keys() == {"cpu.total"}
+    assert again.unknown_keys(["cpu.total", "mem.total"]) == ["mem.total"]
     assert again.key_ranges()["cpu.total"] == (T0, T0 + 89)
     again.close()
 

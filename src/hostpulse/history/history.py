@@ -385,11 +385,11 @@ class History:
                 _overlay_rollup(out, resolution, rows_in_order, index, start)
         return out
 
-    def known_keys(self) -> set[str]:
-        """Every key this history ever stored (layouts are never deleted): a key outside it
-        is one the host never had, so a query for it is a mistake, not a gap."""
+    def unknown_keys(self, keys: Sequence[str]) -> list[str]:
+        """Those of ``keys`` this history never stored (layouts are never deleted): keys the
+        host never had, so a query for one is a mistake, not a gap."""
         with self._lock:
-            return self._layouts.all_keys()
+            return self._layouts.unknown(keys)
 
     def key_ranges(self) -> dict[str, tuple[int, int]]:
         """key -> (first, last): epoch seconds of the oldest and newest point held, over

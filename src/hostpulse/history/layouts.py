@@ -18,6 +18,8 @@ class Layouts:
         self._ids: dict[tuple[str, ...], int] = {}
         self._keys: dict[int, tuple[str, ...]] = {}
         self._index: dict[int, dict[str, int]] = {}
+        #: Every key of every layout, kept as layouts come (asked on each history request).
+        self._known: set[str] = set()
         #: Layouts created since the last write to SQLite, as (id, keys).
         self.unsaved: list[tuple[int, tuple[str, ...]]] = []
 
@@ -35,6 +37,7 @@ class Layouts:
         self._ids.setdefault(keys, layout)
         self._keys[layout] = keys
         self._index[layout] = {k: i for i, k in enumerate(keys)}
+        self._known.update(keys)
 
     def index(self, layout: int) -> dict[str, int]:
         """key -> position for one layout; an unknown layout has no keys."""
@@ -47,8 +50,12 @@ class Layouts:
         return self._keys.get(layout, ())
 
     def all_keys(self) -> set[str]:
-        """Every key of every layout."""
-        return {k for keys in self._keys.values() for k in keys}
+        """Every key of every layout (a copy)."""
+        return set(self._known)
+
+    def unknown(self, keys: Iterable[str]) -> list[str]:
+        """Those of ``keys`` that no layout has."""
+        return [k for k in keys if k not in self._known]
 
     def union(self, layouts: Iterable[int]) -> int:
         """A layout holding every key of ``layouts``, in order of first appearance."""

@@ -122,8 +122,7 @@ def history(host_id: str):
     if answer not in HISTORY_FORMATS:
         raise BadRequest(f"format must be one of {', '.join(HISTORY_FORMATS)}, got {answer[:40]!r}")
     # A typo must not read as a gap: a key this host never had is an error, not nulls.
-    known = host.history.known_keys()
-    never = [k for k in keys if k not in known]
+    never = host.history.unknown_keys(keys)
     if never:
         abort(404, description=f"host {host_id!r} has no history for key {never[0]!r}")
     result = host.history.query(keys, since=since, until=until, step=step, max_points=MAX_POINTS)
