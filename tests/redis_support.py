@@ -9,10 +9,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support import free_port
+from support import Server, free_port
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -104,6 +106,29 @@ class Agent:
                 self.process.wait(5)
         code, self.process = self.process.returncode, None
         return code
+
+
+@contextmanager
+def fleet(
+    tmp: Path, agents: Mapping[str, Mapping[str, str]], worker_args: Sequence[str] = ()
+) -> Iterator[Server]:
+    """A real redis-server, one agent per host id (with its extra environment) and one
+    ``serve --redis`` worker: yields the worker, and stops them all afterwards."""
+    redis = RedisServer(tmp / "redis").start()
+    started: list[Agent] = []
+    worker = None
+    try:
+        for host_id, env in agents.items():
+            started.append(Agent(tmp / "a", redis.url(), host_id, extra_env=dict(env)).start())
+        (tmp / "w").mkdir()
+        worker = Server(tmp / "w", args=["--redis", redis.url(), *worker_args]).start()
+        yield worker
+    finally:
+        if worker is not None:
+            worker.stop()
+        for agent in started:
+            agent.stop()
+        redis.stop()
 
 
 def make_tls_files(folder: Path) -> dict[str, Path]:

@@ -460,6 +460,12 @@ class Page:
     def close(self) -> None:
         self.context.close()
 
+    def __enter__(self) -> Page:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 # --- nginx: the shipped site template, rendered by Puppet, in front of a real server ---------
 

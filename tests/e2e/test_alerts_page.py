@@ -12,7 +12,7 @@ import re
 import pytest
 
 from notify_support import JsonReceiver
-from redis_support import REDIS_SERVER, Agent, RedisServer
+from redis_support import REDIS_SERVER, fleet
 from support import Page, Server, browser_missing, require
 
 pytestmark = pytest.mark.e2e
@@ -92,56 +92,43 @@ def test_a_firing_alert_shows_on_the_host_page_and_is_notified(browser, tmp_path
 def test_the_overview_card_shows_the_alert_count_and_the_filter_keeps_it(browser, tmp_path):
     from playwright.sync_api import expect
 
-    redis = RedisServer(tmp_path / "redis").start()
-    agents = [Agent(tmp_path / "a", redis.url(), name) for name in ("busy-1", "calm-1")]
-    hook = JsonReceiver().start()
-    worker = view = None
-    try:
-        for agent in agents:
-            agent.start()
-        (tmp_path / "w").mkdir()
+    with JsonReceiver() as hook:
         # Under serve (gevent) with the Redis ledger: each transition notified once.
-        rules = config(tmp_path, hosts="busy-*", notify=f'\n[notify]\nurls = ["{hook.url()}"]\n')
-        worker = Server(tmp_path / "w", args=["--redis", redis.url(), "--config", rules]).start()
-        view = Page(browser, worker.url)
-        page = view.page
-        page.goto(worker.url + "/")
-        expect(page.get_by_test_id("ov-card")).to_have_count(2, timeout=20000)
-        busy = page.locator("[data-testid=ov-card][data-host=busy-1]")
-        calm = page.locator("[data-testid=ov-card][data-host=calm-1]")
-        badge = busy.get_by_test_id("ov-alerts")
-        expect(badge).to_have_text("2 alerts", timeout=20000)
-        expect(badge).to_have_attribute("data-severity", "critical")
-        expect(busy).to_have_attribute("data-alerts", "critical")
-        expect(calm.get_by_test_id("ov-alerts")).to_have_count(0)
-        expect(page.get_by_test_id("ov-alerts-summary")).to_have_text("1 host with alerts")
-        page.get_by_test_id("ov-alerts-only").check()
-        expect(calm).to_be_hidden()
-        expect(busy).to_be_visible()
-        expect(page.get_by_test_id("ov-counts")).to_contain_text("1 shown")
-        view.screenshot("alerts-overview.png")
-        page.get_by_test_id("ov-alerts-only").uncheck()
-        expect(calm).to_be_visible()
-        busy.click()
-        page.wait_for_url("**/host/busy-1")
-        expect(page.locator("[data-testid=alert-firing][data-rule=always-busy]")).to_be_visible(
-            timeout=15000
-        )
-        page.get_by_test_id("alert-events").locator("summary").click()
-        href = page.get_by_test_id("alert-event-link").first.get_attribute("href")
-        assert re.fullmatch(r"/host/busy-1\?from=\d+&to=\d+", href), href  # the window link
-        titles = sorted(m["title"] for m in hook.wait_for(2, timeout=15))
-        assert titles == [
-            "[CRITICAL] always-busy on busy-1 cpu.total",
-            "[WARNING] root-full on busy-1 fs./.percent",
-        ]
-        assert view.problems == []
-    finally:
-        if view is not None:
-            view.close()
-        if worker is not None:
-            worker.stop()
-        for agent in agents:
-            agent.stop()
-        redis.stop()
-        hook.stop()
+        notify = f'\n[notify]\nurls = ["{hook.url()}"]\n'
+        rules = config(tmp_path, hosts="busy-*", notify=notify)
+        with (
+            fleet(tmp_path, {"busy-1": {}, "calm-1": {}}, ["--config", rules]) as worker,
+            Page(browser, worker.url) as view,
+        ):
+            page = view.page
+            page.goto(worker.url + "/")
+            expect(page.get_by_test_id("ov-card")).to_have_count(2, timeout=20000)
+            busy = page.locator("[data-testid=ov-card][data-host=busy-1]")
+            calm = page.locator("[data-testid=ov-card][data-host=calm-1]")
+            badge = busy.get_by_test_id("ov-alerts")
+            expect(badge).to_have_text("2 alerts", timeout=20000)
+            expect(badge).to_have_attribute("data-severity", "critical")
+            expect(busy).to_have_attribute("data-alerts", "critical")
+            expect(calm.get_by_test_id("ov-alerts")).to_have_count(0)
+            expect(page.get_by_test_id("ov-alerts-summary")).to_have_text("1 host with alerts")
+            page.get_by_test_id("ov-alerts-only").check()
+            expect(calm).to_be_hidden()
+            expect(busy).to_be_visible()
+            expect(page.get_by_test_id("ov-counts")).to_contain_text("1 shown")
+            view.screenshot("alerts-overview.png")
+            page.get_by_test_id("ov-alerts-only").uncheck()
+            expect(calm).to_be_visible()
+            busy.click()
+            page.wait_for_url("**/host/busy-1")
+            expect(page.locator("[data-testid=alert-firing][data-rule=always-busy]")).to_be_visible(
+                timeout=15000
+            )
+            page.get_by_test_id("alert-events").locator("summary").click()
+            href = page.get_by_test_id("alert-event-link").first.get_attribute("href")
+            assert re.fullmatch(r"/host/busy-1\?from=\d+&to=\d+", href), href  # the window link
+            titles = sorted(m["title"] for m in hook.wait_for(2, timeout=15))
+            assert titles == [
+                "[CRITICAL] always-busy on busy-1 cpu.total",
+                "[WARNING] root-full on busy-1 fs./.percent",
+            ]
+            assert view.problems == []

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from gpu_fakes import amd_card, write
-from redis_support import REDIS_SERVER, Agent, RedisServer
-from support import Page, Server, browser_missing, require
+from redis_support import REDIS_SERVER, fleet
+from support import Page, browser_missing, require
 
 pytestmark = pytest.mark.e2e
 require(None if REDIS_SERVER else "redis-server not installed (apt-get install redis-server)")
@@ -20,19 +20,11 @@ def test_agents_publish_gpus_and_the_overview_shows_them(browser, tmp_path):
 
     sysfs = tmp_path / "sys"
     amd = amd_card(sysfs, 0, busy=42)
-    redis = RedisServer(tmp_path / "redis").start()
-    agents = [
-        Agent(tmp_path / "a", redis.url(), name, extra_env={"HOSTPULSE_GPU_SYSFS": str(root)})
-        for name, root in (("gpu-host", sysfs), ("plain", tmp_path / "no-gpus"))
-    ]
-    (tmp_path / "w").mkdir()
-    worker = None
-    view = None
-    try:
-        for agent in agents:
-            agent.start()
-        worker = Server(tmp_path / "w", args=["--redis", redis.url()]).start()
-        view = Page(browser, worker.url)
+    agents = {
+        "gpu-host": {"HOSTPULSE_GPU_SYSFS": str(sysfs)},
+        "plain": {"HOSTPULSE_GPU_SYSFS": str(tmp_path / "no-gpus")},
+    }
+    with fleet(tmp_path, agents) as worker, Page(browser, worker.url) as view:
         page = view.page
         page.goto(worker.url + "/")
         expect(page.get_by_test_id("ov-card")).to_have_count(2, timeout=20000)
@@ -49,11 +41,3 @@ def test_agents_publish_gpus_and_the_overview_shows_them(browser, tmp_path):
         expect(page.get_by_test_id("gpu-0-util")).to_have_text("64.0", timeout=15000)
         view.screenshot("overview-gpu-host.png")
         assert view.problems == []
-    finally:
-        if view is not None:
-            view.close()
-        if worker is not None:
-            worker.stop()
-        for agent in agents:
-            agent.stop()
-        redis.stop()
