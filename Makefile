@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup assets run test test-slow test-fast lint format bench-collect bench-history bench-viewers \
+.PHONY: setup assets run test test-slow test-fast lint format bench-collect bench-history bench-page bench-viewers \
 	bench-soak bench-workers bench-flood clean
 
 setup: $(STAMP) assets
@@ -47,6 +47,11 @@ bench-collect: setup
 
 bench-history: setup
 	$(BIN)/python benchmarks/history_budget.py
+
+# An open host page's main-thread time a second in headless Chromium (~1 min);
+# ARGS="old=/path/to/old/src new=src" for two trees side by side.
+bench-page: setup
+	$(BIN)/python benchmarks/page_cost.py $(ARGS)
 
 # N = 1 … 5,000 live viewers, 30 s steady each (~4 min); ARGS=--quick for a smoke run.
 bench-viewers: setup

@@ -6,12 +6,13 @@ long ones (viewers, fleet, soak) are covered by the tests that share their clien
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
-from support import ROOT
+from support import ROOT, browser_missing, require
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +51,10 @@ def test_top_processes_benchmark_prints_cost_and_storage():
     )
     for what in ("% of a core at 10 s", "file size (MiB)", "at() found"):
         assert what in out, out
+
+
+def test_page_cost_benchmark_prints_a_line_a_run():
+    require(browser_missing())
+    out = run("benchmarks/page_cost.py", "--seconds", "1", "--rounds", "1")
+    name, _, figures = out.strip().partition(" ")
+    assert name == "this" and {"task_ms_s", "script_ms_s", "heap_mb"} <= json.loads(figures).keys()

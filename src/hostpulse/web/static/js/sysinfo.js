@@ -53,5 +53,6 @@ export function createSysinfo(live) {
 
   live.on("hello", ({ facts }) => show(facts));
   live.on("facts", (facts) => show(facts));
-  setInterval(tick, 1000);
+  // With each sample, not on a timer of its own: one page update a second, not two.
+  live.on("sample", tick);
 }
