@@ -205,6 +205,12 @@ def test_a_click_on_a_chart_shows_the_seeded_process_of_that_minute(page, seeded
     # stored one at or before it, inside the burst
     assert burst <= table_ts < burst + BURST_SECONDS, (burst, table_ts)
     assert "of 1 core" in page.text("[data-testid=moment-table] thead")
+    # every header and the burst's whole command line fit the panel (none cut off)
+    cut = "(e) => e.scrollWidth > e.clientWidth"
+    heads = page.page.locator("[data-testid=moment-table] thead th")
+    assert [th.evaluate(cut) for th in heads.all()] == [False] * 5
+    command = page.page.locator("[data-testid=moment-cmd]").first
+    assert command.text_content() == "burst-job --all" and not command.evaluate(cut)
     page.screenshot("history-processes.png")
 
     # the keyboard: focus the chart, move the cursor far left, Enter: a quiet moment

@@ -6,14 +6,16 @@ import { bytes, DASH } from "./format.js";
 import { filterRows, sortRows } from "./sorting.js";
 import { clock, day } from "./timefmt.js";
 
-const COLUMNS = [
-  ["pid", "PID"],
-  ["name", "Name"],
-  ["user", "User"],
-  ["cpu", "CPU % of one core"],
-  ["rss", "RSS"],
-  ["cmd", "Command"],
-];
+// The columns; each process's command gets a line of its own under them: the panel is too
+// narrow for a column that would show more than its first letters.
+const COLUMNS = ["pid", "name", "user", "cpu", "rss"];
+
+function cell(p, c) {
+  const v = p[c];
+  if (c === "rss") return typeof v === "number" ? bytes(v) : DASH;
+  if (c === "cpu") return typeof v === "number" ? v.toFixed(1) : DASH;
+  return typeof v === "string" || typeof v === "number" ? String(v) : "";
+}
 
 const when = (ts) => `${day(ts)} ${clock(ts)}`;
 
@@ -32,17 +34,10 @@ export function createMoment(board, host) {
   function render() {
     const shown = sortRows(filterRows(rows, filter.value), sortBy, descending);
     tbody.replaceChildren(
-      ...shown.map((p) =>
-        h(
-          "tr",
-          { "data-testid": "moment-row" },
-          ...COLUMNS.map(([c]) => {
-            const v = p[c];
-            const text = c === "rss" ? (typeof v === "number" ? bytes(v) : DASH) : c === "cpu" ? (typeof v === "number" ? v.toFixed(1) : DASH) : typeof v === "string" || typeof v === "number" ? String(v) : "";
-            return h("td", { class: `col-${c}`, title: c === "cmd" ? text : null }, text);
-          }),
-        ),
-      ),
+      ...shown.flatMap((p) => [
+        h("tr", { class: "moment-proc", "data-testid": "moment-row" }, ...COLUMNS.map((c) => h("td", { class: `col-${c}` }, cell(p, c)))),
+        h("tr", { class: "moment-cmd" }, h("td", { colspan: COLUMNS.length, class: "col-cmd", "data-testid": "moment-cmd" }, cell(p, "cmd"))),
+      ]),
     );
   }
 
