@@ -106,6 +106,7 @@ _GPU_UNITS = {
     "fan": "%",
     "mem_used": "B",
     "mem_total": "B",
+    "mem_percent": "%",
     "temp": "°C",
     "power": "W",
     "power_limit": "W",

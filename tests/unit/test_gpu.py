@@ -41,6 +41,7 @@ def nvml_collector(stub: StubNvml) -> tuple[GpuCollector, NvmlGpus]:
         ("gpu.0.fan", "%", "37.0 %"),
         ("gpu.1.mem_used", "B", "37 B"),
         ("gpu.1.mem_total", "B", "37 B"),
+        ("gpu.1.mem_percent", "%", "37.0 %"),
         ("gpu.0.temp", "°C", "37.0 °C"),
         ("gpu.0.power", "W", "37.0 W"),
         ("gpu.0.power_limit", "W", "37.0 W"),
@@ -80,6 +81,7 @@ def test_nvml_arithmetic_facts_and_one_init() -> None:
     assert values["gpu.0.util"] == 37.0
     assert values["gpu.0.mem_used"] == 20 * GiB
     assert values["gpu.0.mem_total"] == 141 * GiB
+    assert values["gpu.0.mem_percent"] == pytest.approx(100 * 20 / 141)
     assert values["gpu.0.temp"] == 41.0
     assert values["gpu.0.power"] == 118.5  # mW -> W
     assert values["gpu.0.power_limit"] == 700.0
@@ -235,6 +237,7 @@ def test_amd_card_read_from_sysfs(tmp_path: Path) -> None:
         "gpu.0.util": 42.0,
         "gpu.0.mem_used": 3 * GiB,
         "gpu.0.mem_total": 16 * GiB,
+        "gpu.0.mem_percent": 18.75,
         "gpu.0.temp": 51.0,  # edge, not junction
         "gpu.0.power": pytest.approx(87.0),
         "gpu.0.power_limit": pytest.approx(203.0),
@@ -299,7 +302,12 @@ def test_a_suspended_amd_gpu_is_not_woken(tmp_path: Path) -> None:
     device = amd_card(tmp_path, 0, runtime="suspended")
     # were the busy or hwmon files read, these values would show
     values = GpuCollector([DrmGpus(str(tmp_path))]).read().values
-    assert values == {"gpu.0.util": 0.0, "gpu.0.mem_used": 3 * GiB, "gpu.0.mem_total": 16 * GiB}
+    assert values == {
+        "gpu.0.util": 0.0,
+        "gpu.0.mem_used": 3 * GiB,
+        "gpu.0.mem_total": 16 * GiB,
+        "gpu.0.mem_percent": 18.75,
+    }
     write(device / "power" / "runtime_status", "active")
     assert DrmGpus(str(tmp_path)).discover()[0].read().gauges["util"] == 42.0
 
@@ -375,6 +383,7 @@ def test_gpus_travel_as_facts_and_a_removed_gpu_is_gone(tmp_path: Path) -> None:
         "util",
         "mem_used",
         "mem_total",
+        "mem_percent",
         "temp",
         "power",
         "power_limit",

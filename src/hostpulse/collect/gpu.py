@@ -78,6 +78,9 @@ class GpuCollector:
             got = gpu.read()
             for name, value in got.gauges.items():
                 values[self._key(index, name)] = value
+            used, total = got.gauges.get("mem_used"), got.gauges.get("mem_total")
+            if used is not None and total:  # a stored key: a chart, a rule ("above 90")
+                values[self._key(index, "mem_percent")] = 100.0 * used / total
             for name, value in got.counters.items():
                 counters[self._key(index, name)] = value
         return Reading(values=values, counters=counters, tables={"gpus": self._table})
