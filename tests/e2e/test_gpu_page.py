@@ -81,6 +81,27 @@ def test_gpu_cards_follow_the_files(browser, gpu_server):
 
         wait_until(stored, 10, "gpu.1.util = 77 in the 1 s history")
 
+        # the chart is one of the board's: a range sets its window as every other chart's,
+        # drawn from the history of the GPU's utilization and memory %
+        page.page.goto(gpu_server.url + "/?range=1h")
+        page.wait_state("connected")
+        page.page.wait_for_function(
+            """() => {
+              const c = window.hostpulse.charts().find((c) => c.name === 'gpu-1');
+              return c && !c.live && Math.abs(c.xmax - c.xmin - 3600) < 72 && c.points > 0;
+            }""",
+            timeout=20000,
+        )
+        shown = {c["name"]: c for c in page.page.evaluate("() => window.hostpulse.charts()")}
+        assert shown["gpu-1"]["keys"] == ["gpu.1.util", "gpu.1.mem_percent"]
+        window = (shown["gpu-1"]["xmin"], shown["gpu-1"]["xmax"])
+        assert window == (shown["cpu"]["xmin"], shown["cpu"]["xmax"])
+        held = page.page.evaluate(
+            "() => window.hostpulse.board.charts.get('gpu-1').cols"
+            ".map((c) => c.avg.filter((v) => v !== null).length)"
+        )
+        assert all(n > 0 for n in held), held  # both lines have points
+
         # the card is unplugged: its keys are gone, so is its card
         shutil.rmtree(gpu_server.amd)
         page.page.wait_for_function(

@@ -1,23 +1,18 @@
 // GPU panel: a card per GPU (keys gpu.<index>.*, facts.gpus[<index>] for its model, driver
 // and bus): a utilization gauge, a memory bar, temperature / power / fan / clocks, and a
-// chart of utilization and memory %. A card appears with its GPU's first key and goes when
-// all its keys are gone; the panel is hidden while the host has no GPU. The chart's past
-// comes from the REST history (the hello carries only the first-paint series).
-import { RollingChart } from "./charts.js";
+// chart of utilization and memory % over the board's window (its zoom, cursor, markers and
+// moments, like every other chart). A card appears with its GPU's first key and goes when
+// all its keys are gone; the panel is hidden while the host has no GPU.
+import { TimeChart } from "./timechart.js";
 import { h, setBar, setHidden, setText } from "./dom.js";
 import { bytes, DASH, pct } from "./format.js";
 
 const GPU_KEY = /^gpu\.(\d+)\.([a-z_]+)$/;
 const RING = 2 * Math.PI * 42; // the gauge ring's circumference (r = 42), as the CPU's
 const SVG = "http://www.w3.org/2000/svg";
-const HISTORY_SECONDS = 300;
 
 function num(v, digits, unit) {
   return v === null || v === undefined ? DASH : `${Number(v).toFixed(digits)} ${unit}`;
-}
-
-function memPct(used, total) {
-  return used === null || used === undefined || !total ? null : (100 * used) / total;
 }
 
 function gauge(testid) {
@@ -47,7 +42,7 @@ function setGauge(g, v) {
   if (g.value.dataset.level !== level) g.value.dataset.level = level;
 }
 
-export function createGpus(live) {
+export function createGpus(live, board) {
   const panel = document.getElementById("gpu-panel");
   const list = document.getElementById("gpu-cards");
   const cards = new Map(); // index -> card parts
@@ -99,51 +94,22 @@ export function createGpus(live) {
     );
     const after = [...cards.keys()].filter((i) => i > index).sort((a, b) => a - b)[0];
     list.insertBefore(el, after === undefined ? null : cards.get(after).el);
-    const chart = new RollingChart(chartEl, {
-      series: [
-        { key: `gpu.${index}.util`, label: "GPU", color: "--c-gpu", fill: true },
-        { key: `gpu.${index}.mem_pct`, label: "Memory", color: "--c-gpu-mem" },
-      ],
+    setHidden(panel, false); // before the chart: it takes its width from a shown card
+    const chart = new TimeChart(board, chartEl, {
+      name: id,
+      label: `GPU ${index}`,
+      unit: "%",
       yMax: 100,
       height: 110,
-      fmt: (v) => pct(v),
-      axisFmt: (v) => `${v}%`,
+      series: [
+        { key: `gpu.${index}.util`, label: "GPU", color: "--c-gpu", fill: true },
+        { key: `gpu.${index}.mem_percent`, label: "Memory", color: "--c-gpu-mem" },
+      ],
     });
     const card = { el, gauge: g, parts, mem, title, sub, chart, chartEl };
     cards.set(index, card);
-    setHidden(panel, false);
-    loadHistory(index, card);
+    board.emit("reload", [chart]); // its past, for the board's window
     return card;
-  }
-
-  function point(index, get) {
-    return [get(`gpu.${index}.util`), memPct(get(`gpu.${index}.mem_used`), get(`gpu.${index}.mem_total`))];
-  }
-
-  async function loadHistory(index, card) {
-    if (!live.host) return;
-    const keys = ["util", "mem_used", "mem_total"].map((f) => `gpu.${index}.${f}`);
-    // Only keys the host has: asking for one it never had is a 404 for the whole request.
-    const asked = keys.filter((k) => live.values.has(k));
-    if (!asked.length) return;
-    try {
-      const url = `/api/v1/hosts/${encodeURIComponent(live.host)}/history?keys=${asked.map(encodeURIComponent).join(",")}&since=-${HISTORY_SECONDS}&step=1`;
-      const resp = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-      if (!resp.ok) return;
-      const body = await resp.json();
-      if (cards.get(index) !== card || !body || !Array.isArray(body.ts)) return; // card rebuilt since
-      const series = (k) => {
-        const s = (body.series || {})[k];
-        return Array.isArray(s) ? s : s && Array.isArray(s.avg) ? s.avg : [];
-      };
-      const [util, used, total] = keys.map(series);
-      const seen = card.chart.ts.map((t, i) => [t, card.chart.cols[0][i], card.chart.cols[1][i]]);
-      card.chart.setData(body.ts.slice(), [util, body.ts.map((_, i) => memPct(used[i], total[i]))]);
-      // then what arrived live while the request was out (push skips what history has)
-      for (const [t, u, m] of seen) card.chart.push(t, [u, m]);
-    } catch (err) {
-      // no history (network error, not JSON): the chart fills from live samples
-    }
   }
 
   function render(index, values) {
@@ -153,7 +119,7 @@ export function createGpus(live) {
     const used = get("mem_used");
     const total = get("mem_total");
     setText(card.mem.used, used === undefined && total === undefined ? DASH : `${bytes(used)} / ${bytes(total)}`);
-    const mp = memPct(used, total);
+    const mp = get("mem_percent"); // the collector's used of total
     setText(card.mem.pct, pct(mp));
     setBar(card.mem.fill, mp);
     setText(card.parts.temp.dd, num(get("temp"), 0, "°C"));
@@ -211,13 +177,11 @@ export function createGpus(live) {
     cards.clear();
     setHidden(panel, true);
     for (const index of indices(values, values.keys())) render(index, values);
-    if (live.ready) for (const [index, card] of cards) card.chart.push(live.ts, point(index, (k) => values.get(k)));
   });
-  live.on("sample", ({ ts, values, changed, gone, full }) => {
+  live.on("sample", ({ values, changed, gone, full }) => {
     removeGone(values, gone);
     const touched = indices(values, full ? values.keys() : changed);
     for (const index of touched) render(index, values);
-    for (const [index, card] of cards) card.chart.push(ts, point(index, (k) => values.get(k)));
   });
   live.on("facts", relabel);
 }

@@ -118,7 +118,7 @@ function start() {
   createSensors(live, board);
   createProcesses(live);
   createMoment(board, host);
-  createGpus(live);
+  createGpus(live, board);
   createContainers(live);
   createRangebar({ view, board, loader });
   wire(live, board, view, loader);
