@@ -63,16 +63,27 @@ def test_panel_lists_running_containers_with_live_values(browser, served, podman
             seen.add(page.text(cpu))
         assert len(seen) >= 2 and all(PERCENT.match(v) for v in seen), seen
         assert page.text(f"{row} [data-testid=container-state]") == "running"
-        # its charts: seeded from the REST history, then live
+        # its charts are the board's: filled live, then over the page's range from the history
         page.page.click(row)
         page.page.wait_for_selector("[data-testid=container-detail]", state="visible")
         assert page.text("[data-testid=container-detail-name]") == f"{PREFIX}busy"
         for chart in ("cpu", "mem", "net", "io"):
             assert page.page.locator(f"#container-chart-{chart} canvas").count() == 1
-        page.page.select_option("[data-testid=container-range]", "3600")
-        page.page.wait_for_function(
-            "() => document.querySelectorAll('#container-chart-cpu canvas').length === 1"
-        )
+        # (a young container's first buckets of the hour average less than its whole core)
+        busy_cpu = """([live, above]) => {
+          const c = window.hostpulse.board.charts.get('container-cpu');
+          const busy = c && c.cols[0].avg.filter((v) => v !== null && v > above).length;
+          return c && c.live === live && busy > 0 && c.summary().shown;
+        }"""
+        wait_chart(page, busy_cpu, live=True, above=50)
+        page.page.click("[data-testid=range-1h]")
+        wait_chart(page, busy_cpu, live=False, above=10)
+        shown = {c["name"]: c for c in page.page.evaluate("() => window.hostpulse.charts()")}
+        assert shown["container-cpu"]["keys"] == [f"container.{PREFIX}busy.cpu"]
+        window = (shown["container-cpu"]["xmin"], shown["container-cpu"]["xmax"])
+        assert window == (shown["cpu"]["xmin"], shown["cpu"]["xmax"])
+        assert abs(window[1] - window[0] - 3600) < 72, window
+        page.page.click("[data-testid=range-live]")
         # sorted by CPU: the busy one first
         first = page.page.locator("[data-testid=container-row]").first
         assert first.get_attribute("data-container") == f"{PREFIX}busy"
@@ -95,3 +106,18 @@ def test_panel_lists_running_containers_with_live_values(browser, served, podman
         assert page.problems == []
     finally:
         page.close()
+
+
+def wait_chart(page: Page, ready: str, live: bool, above: float) -> None:
+    """Wait for ``ready([live, above])``; on a timeout, fail with what the container's CPU
+    chart holds."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.page.wait_for_function(ready, arg=[live, above], timeout=15000)
+    except PlaywrightTimeout:
+        held = page.page.evaluate(
+            "() => { const c = window.hostpulse.board.charts.get('container-cpu');"
+            " return c && [c.summary(), c.cols[0].avg.slice(-20)]; }"
+        )
+        pytest.fail(f"container CPU chart (live={live}) not filled: {held}; {page.problems}")

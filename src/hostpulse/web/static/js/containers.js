@@ -2,33 +2,32 @@
 // values) and facts.containers (state, health, image, start time: sent on change only).
 // Hidden when the host reports no containers table (no engine socket). Rows come and go
 // with their keys; the table sorts by CPU, memory, network or I/O. Clicking a row shows that
-// container's charts over the chosen range (REST history, then one point per sample).
+// container's charts, on the board like every chart: the page's range, zoom and cursor.
 import { h, setText, setHidden } from "./dom.js";
-import { bytes, bytesShort, duration, pct, rate, parseKey, DASH } from "./format.js";
-import { RollingChart } from "./charts.js";
+import { bytes, duration, pct, rate, parseKey, DASH } from "./format.js";
+import { TimeChart } from "./timechart.js";
 
-// range select value (seconds) -> history step (seconds): ~360 points whatever the range
-const STEPS = { 300: 1, 3600: 10, 86400: 240 };
+// CPU is % of one core, as for a process: past 100 % on a busy multi-threaded container.
 const CHARTS = [
-  { id: "cpu", series: [{ field: "cpu", label: "CPU", color: "--c-cpu", fill: true }], fmt: (v) => pct(v), axisFmt: (v) => `${Math.round(v)}%` },
-  { id: "mem", series: [{ field: "mem_used", label: "Memory", color: "--c-mem", fill: true }], fmt: (v) => bytes(v), axisFmt: bytesShort },
+  { id: "cpu", label: "CPU", unit: "%", yMax: 100, series: [{ field: "cpu", label: "CPU", color: "--c-cpu", fill: true }] },
+  { id: "mem", label: "Memory", unit: "B", series: [{ field: "mem_used", label: "Memory", color: "--c-mem", fill: true }] },
   {
     id: "net",
+    label: "Network",
+    unit: "B/s",
     series: [
       { field: "rx_bps", label: "Receive", color: "--c-rx" },
       { field: "tx_bps", label: "Send", color: "--c-tx" },
     ],
-    fmt: (v) => rate(v),
-    axisFmt: bytesShort,
   },
   {
     id: "io",
+    label: "Disk I/O",
+    unit: "B/s",
     series: [
       { field: "read_bps", label: "Read", color: "--c-read" },
       { field: "write_bps", label: "Write", color: "--c-write" },
     ],
-    fmt: (v) => rate(v),
-    axisFmt: bytesShort,
   },
 ];
 
@@ -40,7 +39,7 @@ const SORTS = {
   io: (v) => (v("read_bps") ?? 0) + (v("write_bps") ?? 0),
 };
 
-export function createContainers(live) {
+export function createContainers(live, board) {
   const panel = document.getElementById("containers-panel");
   const tbody = document.getElementById("containers-body");
   const count = document.getElementById("containers-count");
@@ -51,10 +50,8 @@ export function createContainers(live) {
   let values = new Map();
   const detail = document.getElementById("container-detail");
   const detailName = document.getElementById("container-detail-name");
-  const rangeSel = document.getElementById("container-range");
   let selected = null;
   let charts = [];
-  let fetchToken = 0;
 
   const facts = () => live.facts.containers;
 
@@ -97,13 +94,9 @@ export function createContainers(live) {
     });
   }
 
-  function keysOf(name, chart) {
-    return chart.series.map((s) => `container.${name}.${s.field}`);
-  }
-
-  // The selected container's charts: built on select, seeded from the REST history of the
-  // chosen range, then one point per sample (at 1 s; coarser ranges keep their history).
-  async function select(name) {
+  // The selected container's charts: built on select, then filled by the board's loader
+  // (the history of the page's window) and, live, by each sample.
+  function select(name) {
     for (const c of charts) c.destroy();
     charts = [];
     selected = name;
@@ -114,26 +107,10 @@ export function createContainers(live) {
     for (const spec of CHARTS) {
       const el = document.getElementById(`container-chart-${spec.id}`);
       el.replaceChildren();
-      const keys = keysOf(name, spec);
-      const series = spec.series.map((s, i) => ({ key: keys[i], label: s.label, color: s.color, fill: s.fill }));
-      charts.push(new RollingChart(el, { series, height: 110, fmt: spec.fmt, axisFmt: spec.axisFmt, maxPoints: 400 }));
+      const series = spec.series.map((s) => ({ key: `container.${name}.${s.field}`, label: s.label, color: s.color, fill: s.fill }));
+      charts.push(new TimeChart(board, el, { name: `container-${spec.id}`, label: `${spec.label} of ${name}`, unit: spec.unit, yMax: spec.yMax ?? null, height: 110, series }));
     }
-    const since = Number(rangeSel.value);
-    const token = ++fetchToken;
-    if (!live.host) return;
-    // Only keys the host has: asking for one it never had is a 404 for the whole request.
-    const keys = CHARTS.flatMap((spec) => keysOf(name, spec)).filter((k) => live.values.has(k));
-    if (!keys.length) return;
-    try {
-      const url = `/api/v1/hosts/${encodeURIComponent(live.host)}/history?keys=${keys.map(encodeURIComponent).join(",")}&since=-${since}&step=${STEPS[since] || 1}`;
-      const resp = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-      if (!resp.ok) return;
-      const body = await resp.json();
-      if (token !== fetchToken || !body || !Array.isArray(body.ts)) return;
-      for (const c of charts) c.setHistory(body);
-    } catch (err) {
-      // network error or not JSON: the live points still come
-    }
+    board.emit("reload", charts);
   }
 
   function fill(name, r) {
@@ -209,9 +186,7 @@ export function createContainers(live) {
   live.on("sample", (msg) => {
     values = msg.values;
     render();
-    if (selected !== null && Number(rangeSel.value) === 300) for (const c of charts) c.pushFrom(msg.ts, values);
   });
-  rangeSel.addEventListener("change", () => selected !== null && select(selected));
   live.on("facts", render);
   setHidden(panel, true);
 }

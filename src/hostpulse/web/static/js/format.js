@@ -27,19 +27,6 @@ export function rate(n) {
   return bytes(n, "/s");
 }
 
-/** Short byte count for chart axes: "3.2M", "512K". */
-export function bytesShort(n) {
-  if (missing(n)) return "";
-  let v = Number(n);
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < UNITS.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  const letter = i === 0 ? "" : UNITS[i][0];
-  return `${v >= 10 || i === 0 ? v.toFixed(0) : v.toFixed(1)}${letter}`;
-}
-
 /** 12.345 -> "12.3 %". */
 export function pct(n, digits = 1) {
   if (missing(n)) return DASH;

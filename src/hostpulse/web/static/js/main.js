@@ -119,7 +119,7 @@ function start() {
   createProcesses(live);
   createMoment(board, host);
   createGpus(live, board);
-  createContainers(live);
+  createContainers(live, board);
   createRangebar({ view, board, loader });
   wire(live, board, view, loader);
 }
