@@ -44,6 +44,8 @@ pytestmark = pytest.mark.e2e
 require(browser_missing())
 
 CORES = 64
+#: A disk the seeded past had and the live host has not (unplugged since).
+GONE_DISK = [f"disk.sdz.{f}" for f in ("read_bps", "write_bps", "read_ops", "write_ops", "busy")]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,8 @@ def seeded(tmp_path_factory):
     (tmp / "data").mkdir()
     end = time.time()
     now = real_sample()
-    figures = seed(tmp / "data" / "history.sqlite", fake_cores(now, CORES), end=end, like=now)
+    keys = [*fake_cores(now, CORES), *GONE_DISK]
+    figures = seed(tmp / "data" / "history.sqlite", keys, end=end, like=now)
     seed_processes(tmp / "data" / "history.sqlite", end)
     server = Server(tmp, interval=1.0).start()
     server.seed_end = end
@@ -225,6 +228,32 @@ def test_a_click_on_a_chart_shows_the_seeded_process_of_that_minute(page, seeded
     page.page.wait_for_selector("[data-testid=moment-row]")
     names = page.page.locator("[data-testid=moment-row] .col-name").all_text_contents()
     assert BURST_PROCESS not in names and "postgres" in names, names
+    assert page.problems == []
+
+
+def test_a_past_window_offers_the_disk_it_had_and_live_does_not(page, seeded):
+    open_at(page, "?range=24h")
+    wait_window(page, DAY)
+    options = page.page.locator("[data-testid=disk-select] option")
+    page.page.wait_for_function(
+        "() => [...document.querySelectorAll('#disk-select option')].some((o) => o.value == 'sdz')",
+        timeout=10000,
+    )
+    page.page.select_option("[data-testid=disk-select]", "sdz")
+    page.page.wait_for_function(
+        """() => {
+          const c = window.hostpulse.board.charts.get('disk');
+          return c.keys[0] === 'disk.sdz.read_bps' && c.cols[0].avg.some((v) => v !== null);
+        }""",
+        timeout=15000,
+    )
+    page.page.click("[data-testid=range-live]")
+    page.page.wait_for_function(
+        """() => window.hostpulse.board.charts.get('disk').keys[0] === 'disk.total.read_bps'
+          && document.querySelector('#disk-select').value === 'total'""",
+        timeout=15000,
+    )
+    assert "sdz" not in options.evaluate_all("os => os.map((o) => o.value)")
     assert page.problems == []
 
 

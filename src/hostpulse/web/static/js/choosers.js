@@ -58,3 +58,15 @@ export class Chooser {
     return inst === "total" || this.options.has(inst);
   }
 }
+
+/** What a panel's chooser offers: the live sample's keys, and in a past window also those the
+ * host had then (the board's "keys": what it has now or has history of), so a disk unplugged
+ * yesterday can still be chosen for yesterday. Calls ``resync`` when the window changes. */
+export function offeredKeys(live, board, resync) {
+  let past = [];
+  board.on("keys", (keys) => {
+    past = board.live ? [] : [...keys];
+    resync();
+  });
+  return () => (past.length ? new Set([...live.values.keys(), ...past]) : live.values.keys());
+}

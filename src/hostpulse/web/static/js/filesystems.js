@@ -3,7 +3,7 @@
 // when its keys are gone. Over the board's window: the chosen mount's used and free space
 // (stacked: together they are its size); clicking a row chooses it.
 import { TimeChart } from "./timechart.js";
-import { Chooser } from "./choosers.js";
+import { Chooser, offeredKeys } from "./choosers.js";
 import { h, setText, setBar } from "./dom.js";
 import { bytes, pct, parseKey } from "./format.js";
 
@@ -32,13 +32,15 @@ export function createFilesystems(live, board) {
     board.emit("reload", [chart]);
   }
 
-  function syncChooser(keys) {
-    chooser.sync(keys);
+  function syncChooser() {
+    chooser.sync(offered());
     if (chosen === null || !chooser.has(chosen) || chosen === "total") {
       const first = chooser.options.has("/") ? "/" : [...chooser.options.keys()][0];
       if (first !== undefined) choose(first);
     }
   }
+
+  const offered = offeredKeys(live, board, syncChooser);
 
   function describe(mount) {
     const f = (live.facts.filesystems || {})[mount];
@@ -116,12 +118,12 @@ export function createFilesystems(live, board) {
     rows.clear();
     apply(values, values.keys());
     empty.hidden = rows.size > 0;
-    syncChooser(values.keys());
+    syncChooser();
   });
   live.on("sample", ({ values, changed, gone, full }) => {
     removeGone(values, gone);
     apply(values, full ? values.keys() : changed);
-    if (full || gone.length) syncChooser(values.keys());
+    if (full || gone.length) syncChooser();
   });
   live.on("facts", () => {
     for (const [m, r] of rows) setText(r.device, describe(m));

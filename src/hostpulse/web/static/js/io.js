@@ -3,7 +3,7 @@
 // errors and drops (network). Interfaces that are down (facts.interfaces) are left out of
 // the chooser unless "show down" is ticked.
 import { TimeChart } from "./timechart.js";
-import { Chooser } from "./choosers.js";
+import { Chooser, offeredKeys } from "./choosers.js";
 import { setText } from "./dom.js";
 import { rate } from "./format.js";
 
@@ -68,23 +68,24 @@ function panel(live, board, family) {
     board.emit("reload", charts);
   }
 
-  function sync(keys) {
-    chooser.sync(keys);
+  function sync() {
+    chooser.sync(offered());
     if (!chooser.has(selected)) {
       chooser.value = "total";
       choose("total");
     }
   }
+  const offered = offeredKeys(live, board, sync);
 
-  showDown?.addEventListener("change", () => sync(live.values.keys()));
-  live.on("facts", () => sync(live.values.keys()));
+  showDown?.addEventListener("change", sync);
+  live.on("facts", sync);
   live.on("hello", ({ values }) => {
-    sync(values.keys());
+    sync();
     showNow(values);
   });
   live.on("sample", ({ values, changed, gone, full }) => {
     if (full || gone.length || [...changed].some((k) => k.startsWith(`${family}.`) && k.endsWith(cfg.field) && !chooser.has(k.slice(family.length + 1, -cfg.field.length - 1)))) {
-      sync(values.keys());
+      sync();
     }
     showNow(values);
   });
