@@ -7,6 +7,7 @@
   ``mailto://127.0.0.1:PORT?…&mode=insecure``: plain SMTP, no STARTTLS, no login).
 
 Both are context managers; ``wait_for(n)`` waits until n messages have arrived.
+:data:`ALWAYS_FIRING` is an alert rule that fires on any machine, for the tests to notify.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from support import free_port
+
+#: Always true on any machine (it has memory): fires within a second or two.
+ALWAYS_FIRING = """
+[[alerts]]
+name = "has-memory"
+key = "mem.total"
+above = 0
+for = 1
+severity = "critical"
+"""
 
 
 class _Received:

@@ -31,7 +31,7 @@ from hostpulse.host import Host
 from hostpulse.notify import build_notifier
 from hostpulse.remote.reader import RemoteFeed
 from hostpulse.sample import Sample
-from notify_support import JsonReceiver
+from notify_support import ALWAYS_FIRING, JsonReceiver
 from redis_support import REDIS_SERVER, Agent, RedisServer
 from support import Server, get_json, http_get, wait_until
 
@@ -121,20 +121,9 @@ def test_a_value_oscillating_around_the_threshold_notifies_once(tmp_path):
             notifier.stop()
 
 
-#: Always true on any machine (it has memory): fires within a second or two.
-ALWAYS = """
-[[alerts]]
-name = "has-memory"
-key = "mem.total"
-above = 0
-for = 1
-severity = "critical"
-"""
-
-
 def test_killed_while_firing_no_second_notification_after_the_restart(tmp_path):
     """Also: the alert on the API and /metrics, and the event list across the restart."""
-    (tmp_path / "hp.toml").write_text(ALWAYS)
+    (tmp_path / "hp.toml").write_text(ALWAYS_FIRING)
     with JsonReceiver() as hook:
         env = {"HOSTPULSE_NOTIFY_URLS": hook.url()}
         args = ["--config", str(tmp_path / "hp.toml")]

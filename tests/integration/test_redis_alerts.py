@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from notify_support import ALWAYS_FIRING
 from redis_support import REDIS_SERVER, Agent, RedisServer
 from support import Server, get_json, require, wait_until
 
@@ -19,18 +20,14 @@ require(None if REDIS_SERVER else "redis-server not installed (apt-get install r
 INTERVAL = 0.25
 #: Streams of 10 entries (2.5 s): a worker started 4 s into an episode cannot see its start.
 ENV = {"HOSTPULSE_REDIS_MAXLEN": "10"}
-RULES = """
-[[alerts]]
-name = "has-memory"
-key = "mem.total"
-above = 0
-for = 1
-severity = "critical"
-
+RULES = (
+    ALWAYS_FIRING
+    + """
 [[alerts]]
 name = "host-offline"
 for = 3
 """
+)
 
 
 def alerts(worker: Server, **query) -> dict:
