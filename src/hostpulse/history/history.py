@@ -175,8 +175,12 @@ class History:
         with self._lock:
             if not self._closed:
                 self._maintain()
-        # Moving rows into chunks touches only SQLite (its own lock): add() and queries
-        # go on meanwhile. One chunk per step, so close() waits at most for one.
+        self._move_sealed_rows()
+
+    def _move_sealed_rows(self) -> None:
+        """Move sealed rows into chunks until none is left, the file refuses or close()
+        begins. It touches only SQLite (its own lock): add() and queries go on meanwhile.
+        One chunk per step, so close() waits at most for one."""
         while not self._closed and self.write_error is None and self._store.compact():
             pass
 
@@ -233,8 +237,7 @@ class History:
         """Write everything pending, including the still-open 10 s and 1 min buckets, then
         move every sealed row into chunks (all of an older file's rows, the first time)."""
         self._write_all()
-        while not self._closed and self.write_error is None and self._store.compact():
-            pass
+        self._move_sealed_rows()
 
     def _write_all(self) -> None:
         with self._lock:
