@@ -39,8 +39,13 @@ function start() {
     } else delete card.dataset.alerts;
   }
 
+  // Every card's badge; with "firing alerts only" on, the grid is laid out again when the
+  // set of cards with alerts changed.
   function applyAll() {
+    const alerting = () => [...grid.querySelectorAll('[data-testid="ov-card"][data-alerts]')].map((c) => c.dataset.host).join();
+    const before = alerting();
     for (const card of grid.querySelectorAll('[data-testid="ov-card"]')) apply(card);
+    if (toggle.checked && alerting() !== before) relayout();
   }
 
   // Cards come and go with hosts: a new one gets its badge within a second, not at the next
@@ -51,9 +56,7 @@ function start() {
   setInterval(() => {
     if (grid.childElementCount === seen || document.visibilityState !== "visible") return;
     seen = grid.childElementCount;
-    const before = grid.querySelectorAll("[data-alerts]").length;
     applyAll();
-    if (toggle.checked && grid.querySelectorAll("[data-alerts]").length !== before) relayout();
   }, 1000);
 
   poll(() => "/api/v1/alerts?since=-1", POLL_MS, ({ firing }) => {
@@ -64,10 +67,7 @@ function start() {
       info.worst = worse(info.worst, a.severity);
       byHost.set(a.host, info);
     }
-    const before = [...grid.querySelectorAll('[data-testid="ov-card"][data-alerts]')].map((c) => c.dataset.host).join();
     applyAll();
-    const after = [...grid.querySelectorAll('[data-testid="ov-card"][data-alerts]')].map((c) => c.dataset.host).join();
-    if (toggle.checked && before !== after) relayout();
     const n = byHost.size;
     setText(summary, n ? `${n} host${n === 1 ? "" : "s"} with alerts` : "no alerts firing");
   });
